@@ -1,0 +1,72 @@
+// Northbound contract: the daemon feeds VerdictSinks; commands from the line come back through SinkCommands.
+export type VerdictCode = 0 | 1 | 2 | 3; // Undefined, OK, NOK, NotDecidable/Error (PROTOCOLS.md)
+export type Outcome = 'PASS' | 'FAIL' | 'NO_VERDICT';
+export type NoVerdictReason = 'dropped' | 'timeout' | 'no_reference' | 'camera_error' | 'model_error';
+
+export interface VerdictRecord {
+  resultId: string; // ULID, same on every channel
+  resultSeq: number; // per station, strictly increasing, persisted across restarts
+  stationId: string;
+  cameraId: string;
+  partId: string;
+  triggerSeq: number; // 0 for free-run / hardware trigger
+  recipeId: number;
+  recipeName: string;
+  modelVersion: string; // pack id (name@sha)
+  referenceVersion: number;
+  outcome: Outcome;
+  noVerdictReason?: NoVerdictReason;
+  verdictCode: VerdictCode;
+  mode: 'zero-shot' | 'few-shot' | 'none';
+  shots: number;
+  anomalyScore: number;
+  threshold: number;
+  defects: { count: number; areaPx: number; areaPct: number; bbox: [number, number, number, number]; boxes: [number, number, number, number][] };
+  mask: { png: Buffer; width: number; height: number; sha256: string; uri: string } | null;
+  timing: { acquiredAt: string; decidedAt: string; processingMs: number; queueMs?: number; inferenceMs?: number };
+  replayed?: boolean;
+}
+
+export interface StationStatus {
+  stationId: string;
+  state: 'Preoperational' | 'Halted' | 'Error' | 'Operational';
+  stateNumber: 1 | 2 | 3 | 4;
+  ready: boolean;
+  busy: boolean;
+  cameraConnected: boolean;
+  recipeId: number;
+  recipeName: string;
+  referenceImageCount: number;
+  modelVersion: string;
+  pendingResults: number;
+  errorCode: number;
+  errorText: string;
+}
+
+export type AlarmName = 'CameraDisconnected' | 'ModelNotLoaded' | 'GpuError' | 'ResultBufferFull' | 'BrokerOffline' | 'PlcHeartbeatLost';
+
+export interface Alarm {
+  stationId: string;
+  alarm: AlarmName;
+  active: boolean;
+  severity: number;
+  text: string;
+}
+
+/** Commands the line sends back (OPC UA methods/handshake, MQTT commands). Each returns a PROTOCOLS.md error code (0 ok, <0 reject). */
+export interface SinkCommands {
+  trigger(stationId: string, partId: string, triggerSeq: number): Promise<number>;
+  selectRecipe(stationId: string, recipeId: number): Promise<number>;
+  resetError(stationId: string): Promise<number>;
+  resetCounters(stationId: string): Promise<number>;
+}
+
+export interface VerdictSink {
+  readonly name: string;
+  start(commands: SinkCommands): Promise<void>;
+  stop(): Promise<void>;
+  publishVerdict(verdict: VerdictRecord): void;
+  publishStatus(status: StationStatus): void;
+  publishAlarm(alarm: Alarm): void;
+  health(): { ok: boolean; detail: string };
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is TypeScript run through tsx, so an installed package needs no build step.
+import { register } from 'tsx/esm/api';
+register();
+await import('../agent/cli.ts');

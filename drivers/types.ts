@@ -1,0 +1,43 @@
+// Southbound contract: every camera driver is a FrameSource. The agent pipeline only sees this.
+import type { EventEmitter } from 'node:events';
+
+export type SourceState = 'starting' | 'online' | 'offline' | 'stopped';
+
+export interface Frame {
+  cameraId: string;
+  seq: number; // per source, strictly increasing from 1, never reused within a process
+  capturedAt: number; // epoch ms when the full, size-validated frame was read
+  width: number;
+  height: number;
+  /** Packed RGB24, width*height*3 bytes, at the camera's own resolution. */
+  rgb: Buffer;
+  /** Optional ground truth from the synthetic line: 0/255 mask, width*height bytes. */
+  groundTruth?: { defect: boolean; kind?: string; mask?: Buffer };
+  triggerSeq?: number; // set when the frame answers a software trigger
+}
+
+export interface SourceStatus {
+  state: SourceState;
+  since: number;
+  framesDelivered: number;
+  badFrames: number; // short or mis-sized data that was discarded
+  restarts: number;
+  reconnectsLastHour: number;
+  lastError?: string;
+  stderrTail: string[]; // last lines of the child process, credentials scrubbed
+}
+
+export interface FrameSourceEvents {
+  frame: [Frame];
+  state: [SourceState, SourceStatus];
+  error: [Error];
+}
+
+export interface FrameSource extends EventEmitter<FrameSourceEvents> {
+  readonly id: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): SourceStatus;
+  /** Software trigger: resolves when the triggered frame has been emitted; rejects when the source cannot. */
+  trigger?(triggerSeq: number): Promise<void>;
+}
