@@ -5,14 +5,14 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 test('the CLI prints its version and help', async (t) => {
-  const { stdout } = await run(process.execPath, ['bin/adaptclip-edge.js', '--version']);
+  const { stdout } = await run(process.execPath, ['agent/bin.js', '--version']);
   t.regex(stdout.trim(), /^\d+\.\d+\.\d+$/);
-  const help = await run(process.execPath, ['bin/adaptclip-edge.js', '--help']);
+  const help = await run(process.execPath, ['agent/bin.js', '--help']);
   t.regex(help.stdout, /pack/);
 });
 
 test('an unknown sub-command fails with a non-zero exit and names it', async (t) => {
-  const err = await t.throwsAsync(run(process.execPath, ['bin/adaptclip-edge.js', 'frobnicate']));
+  const err = await t.throwsAsync(run(process.execPath, ['agent/bin.js', 'frobnicate']));
   t.truthy(err);
   t.regex(String((err as { stderr?: string }).stderr), /frobnicate/);
 });

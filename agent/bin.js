@@ -2,4 +2,4 @@
 // Thin launcher: the CLI is TypeScript run through tsx, so an installed package needs no build step.
 import { register } from 'tsx/esm/api';
 register();
-await import('../agent/cli.ts');
+await import('./cli.ts');
