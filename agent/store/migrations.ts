@@ -1,0 +1,98 @@
+// Versioned schema migrations. PRAGMA user_version holds the applied version; each step has an up and a down.
+// Steps are append-only: never edit a released one, add a new step instead.
+export interface Migration {
+  version: number;
+  description: string;
+  up: string;
+  down: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'products, shots, shot features, stations, results, audit log',
+    up: `
+      CREATE TABLE products (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipe_id INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL UNIQUE,
+        threshold REAL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE shots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        png BLOB NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX shots_product ON shots(product_id);
+      CREATE TABLE shot_features (
+        shot_id INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        pack_sha TEXT NOT NULL,
+        features BLOB NOT NULL,
+        loo_score REAL,
+        computed_at INTEGER NOT NULL,
+        PRIMARY KEY (shot_id, pack_sha)
+      );
+      CREATE TABLE stations (
+        id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        active_product_id INTEGER REFERENCES products(id) ON DELETE SET NULL,
+        reference_version INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE results (
+        result_id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        result_seq INTEGER NOT NULL,
+        camera_id TEXT NOT NULL,
+        frame_seq INTEGER NOT NULL,
+        part_id TEXT NOT NULL,
+        trigger_seq INTEGER NOT NULL,
+        product_id INTEGER,
+        recipe_id INTEGER NOT NULL,
+        reference_version INTEGER NOT NULL,
+        pack_id TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('PASS','FAIL','NO_VERDICT')),
+        reason TEXT,
+        verdict_code INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        shots INTEGER NOT NULL,
+        score REAL NOT NULL,
+        threshold REAL NOT NULL,
+        defect_count INTEGER NOT NULL,
+        defect_area_px INTEGER NOT NULL,
+        bbox TEXT NOT NULL,
+        captured_at INTEGER NOT NULL,
+        decided_at INTEGER NOT NULL,
+        queue_ms REAL,
+        inference_ms REAL,
+        total_ms REAL NOT NULL,
+        mask_png BLOB,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        UNIQUE (station_id, result_seq)
+      );
+      CREATE INDEX results_decided ON results(decided_at);
+      CREATE INDEX results_station_outcome ON results(station_id, outcome, decided_at);
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+      );
+    `,
+    down: `
+      DROP TABLE audit; DROP TABLE results; DROP TABLE stations; DROP TABLE shot_features;
+      DROP TABLE shots; DROP TABLE products;
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;
