@@ -14,6 +14,8 @@ export interface Frame {
   /** Optional ground truth from the synthetic line: 0/255 mask, width*height bytes. */
   groundTruth?: { defect: boolean; kind?: string; mask?: Buffer };
   triggerSeq?: number; // set when the frame answers a software trigger
+  /** Optional second copy at the model's input size S×S (packed RGB24, S*S*3 bytes), when the camera config asks for it. */
+  model?: { size: number; rgb: Buffer };
 }
 
 export interface SourceStatus {

@@ -1,0 +1,104 @@
+// Shared bookkeeping of every FrameSource: state, sequence numbers, counters, size validation.
+import { EventEmitter } from 'node:events';
+import type { Frame, FrameSource, FrameSourceEvents, SourceState, SourceStatus } from './types.ts';
+
+const HOUR_MS = 3_600_000;
+
+export interface FrameInput {
+  width: number;
+  height: number;
+  rgb: Buffer;
+  model?: { size: number; rgb: Buffer };
+  groundTruth?: Frame['groundTruth'];
+  triggerSeq?: number;
+}
+
+export abstract class BaseSource extends EventEmitter<FrameSourceEvents> implements FrameSource {
+  private state: SourceState = 'stopped';
+  private since = Date.now();
+  private seq = 0;
+  private delivered = 0;
+  private bad = 0;
+  private restartCount = 0;
+  private restartTimes: number[] = [];
+  private lastError: string | undefined;
+
+  constructor(readonly id: string) {
+    super();
+  }
+
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  /** Overridden by process-backed sources to expose their child's stderr. */
+  protected stderrTail(): string[] {
+    return [];
+  }
+
+  status(): SourceStatus {
+    const cutoff = Date.now() - HOUR_MS;
+    this.restartTimes = this.restartTimes.filter((t) => t >= cutoff);
+    return {
+      state: this.state,
+      since: this.since,
+      framesDelivered: this.delivered,
+      badFrames: this.bad,
+      restarts: this.restartCount,
+      reconnectsLastHour: this.restartTimes.length,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      stderrTail: this.stderrTail(),
+    };
+  }
+
+  protected get currentState(): SourceState {
+    return this.state;
+  }
+
+  protected setState(next: SourceState, error?: string): void {
+    if (error !== undefined) this.lastError = error;
+    if (next === this.state) return;
+    this.state = next;
+    this.since = Date.now();
+    this.emit('state', next, this.status());
+  }
+
+  protected noteRestart(): void {
+    this.restartCount++;
+    this.restartTimes.push(Date.now());
+  }
+
+  protected noteBadFrame(reason: string): void {
+    this.bad++;
+    this.lastError = reason;
+  }
+
+  protected noteError(err: Error): void {
+    this.lastError = err.message;
+    // An 'error' event without a listener would throw; sources report through state and lastError anyway.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /**
+   * Validates the size and emits the frame. Liveness (state `online`) is stamped only here, after a full,
+   * size-validated frame. Returns false when the data was discarded.
+   */
+  protected deliver(input: FrameInput): boolean {
+    const { width, height, rgb, model } = input;
+    if (rgb.length !== width * height * 3) {
+      this.noteBadFrame(`frame of ${rgb.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
+      return false;
+    }
+    if (model && model.rgb.length !== model.size * model.size * 3) {
+      this.noteBadFrame(`model-size frame of ${model.rgb.length} bytes, expected ${model.size}x${model.size}x3`);
+      return false;
+    }
+    this.delivered++;
+    const frame: Frame = { cameraId: this.id, seq: ++this.seq, capturedAt: Date.now(), width, height, rgb };
+    if (model) frame.model = model;
+    if (input.groundTruth) frame.groundTruth = input.groundTruth;
+    if (input.triggerSeq !== undefined) frame.triggerSeq = input.triggerSeq;
+    if (this.state !== 'online') this.setState('online');
+    this.emit('frame', frame);
+    return true;
+  }
+}
