@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the offline bundle: one tar.gz with the app, its production node_modules (native modules as installed
+# here, so build it on the same OS, CPU architecture and Node.js major as the line PC), the demo pack and
+# deploy/install.sh. Installing it needs Node.js and nothing from the network.
+#
+#   deploy/bundle.sh [--out DIR]        # default DIR: ./dist; prints the bundle's path on its last line
+#
+# On a GPU build host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` first: the CUDA provider libraries that
+# onnxruntime-node's install step put into node_modules travel in the bundle.
+set -euo pipefail
+
+die() { echo "bundle.sh: $*" >&2; exit 1; }
+
+out=dist
+while (($#)); do
+  case "$1" in
+    --out) [[ $# -ge 2 ]] || die "--out needs a folder"; out=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1'; usage: deploy/bundle.sh [--out DIR]" ;;
+  esac
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+[[ -d node_modules ]] || die "no node_modules in $root; run 'npm ci' first (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a GPU build host)"
+command -v node >/dev/null || die "node is not on PATH; install Node.js 20"
+
+version=$(node -p 'require("./package.json").version')
+platform=$(node -p 'process.platform + "-" + process.arch')
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+node_abi=$(node -p 'process.versions.modules')
+name="adaptclip-edge-${version}-${platform}-node${node_major}"
+
+demo_pack=models/packs/demo-tiny
+[[ -f $demo_pack/manifest.json ]] || die "the demo pack $demo_pack is missing; build it first (see models/export) or restore it from git"
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+stage=$(mktemp -d "$out/.bundle-XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+app="$stage/$name/app"
+mkdir -p "$app"
+
+# The app: the files git tracks (working-tree content), without tests and CI; plus the demo pack.
+{
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files --cached -z | tr '\0' '\n' | while IFS= read -r f; do [[ -e $f ]] && printf '%s\n' "$f"; done
+  else
+    find agent adapters drivers models deploy package.json package-lock.json tsconfig.json README.md -type f
+  fi
+  find "$demo_pack" -type f
+} | grep -Ev '^(test|\.ci|dist)/' | sort -u | tar -cf - -T - | tar -xf - -C "$app"
+
+# Production dependencies only (no typescript, ava, playwright), as npm itself resolves them.
+npm ls --omit=dev --all --parseable 2>/dev/null | sed "s#^$root/##" | grep '^node_modules/' |
+  awk -F/ '{ if ($2 ~ /^@/) print $1 "/" $2 "/" $3; else print $1 "/" $2 }' | sort -u > "$stage/deps.txt"
+[[ -s $stage/deps.txt ]] || die "npm ls found no production dependencies; run 'npm ci' first"
+grep -qx node_modules/better-sqlite3 "$stage/deps.txt" || die "node_modules is incomplete (no better-sqlite3); run 'npm ci' first"
+# Only this platform's native parts: other platforms' ONNX Runtime builds and native build intermediates stay behind.
+other_linux=$( [[ $(uname -m) == x86_64 ]] && echo arm64 || echo x64)
+tar -cf - \
+  --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
+  --exclude="node_modules/onnxruntime-node/bin/napi-v*/linux/$other_linux" \
+  --exclude='node_modules/better-sqlite3/deps' --exclude='node_modules/better-sqlite3/src' \
+  --exclude='node_modules/better-sqlite3/build/Release/obj*' --exclude='node_modules/better-sqlite3/build/Release/*.a' \
+  --exclude='node_modules/better-sqlite3/build/Release/test_extension.node' \
+  -T "$stage/deps.txt" |
+  tar -xf - -C "$app"
+
+cp deploy/install.sh "$stage/$name/install.sh"
+chmod 755 "$stage/$name/install.sh"
+cat > "$stage/$name/bundle.json" <<EOF
+{
+  "name": "adaptclip-edge",
+  "version": "$version",
+  "platform": "$platform",
+  "nodeMajor": $node_major,
+  "nodeAbi": $node_abi,
+  "builtAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "onnxruntimeCuda": $( compgen -G "$app/node_modules/onnxruntime-node/bin/napi-v*/linux/*/libonnxruntime_providers_cuda.so" >/dev/null && echo true || echo false)
+}
+EOF
+
+tarball="$out/$name.tar.gz"
+tar -C "$stage" -cf - "$name" | gzip -1 > "$tarball.partial"
+mv "$tarball.partial" "$tarball"
+echo "bundle.sh: $(du -h "$tarball" | cut -f1) bundle for $platform, Node.js $node_major (ABI $node_abi)" >&2
+echo "$tarball"
