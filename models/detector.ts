@@ -1,0 +1,347 @@
+// ONNX Runtime sessions for one pack: encoder + zero-shot heads + few-shot heads. One Detector per pack;
+// all state lives in the object (no module globals), so the daemon may hold several and recreate them.
+import ort from 'onnxruntime-node';
+import { performance } from 'node:perf_hooks';
+import { decodeImage, describeInput, resizeForModel, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from './image.ts';
+import { ShotMemory } from './shot-memory.ts';
+import { InferenceError, ShotMemoryError, messageOf } from './errors.ts';
+import type { Pack } from './pack.ts';
+
+export type Provider = 'cuda' | 'cpu';
+
+export interface DetectorLogger {
+  warn(message: string): void;
+}
+
+export interface DetectorOptions {
+  /** Tried in order; default cuda then cpu. */
+  providers?: Provider[];
+  /** Threads per ONNX Runtime operator; default: ORT's choice (all cores). */
+  intraOpThreads?: number;
+  logger?: DetectorLogger;
+  /** Frames above this many pixels are refused (ImageError). */
+  maxPixels?: number;
+}
+
+export interface BranchDiagnostics {
+  /** Image scores of the visual, textual and (few-shot) prompt-query branches. */
+  va: number;
+  ta: number;
+  pq?: number;
+  /** Peak of each branch's map. */
+  vaMapMax: number;
+  taMapMax: number;
+  pqMapMax?: number;
+  alignMapMax?: number;
+}
+
+export interface Timings {
+  /** Decode + resize of this frame. */
+  preMs: number;
+  /** Encoder and heads time of the whole batch this frame ran in. */
+  encoderMs: number;
+  headsMs: number;
+  /** Splitting the batch outputs into results. */
+  postMs: number;
+}
+
+export interface Inference {
+  score: number;
+  /** Fused anomaly map, S×S, row-major (before any resize). */
+  map: Float32Array;
+  size: number;
+  mode: 'zero-shot' | 'few-shot';
+  shots: number;
+  branches: BranchDiagnostics;
+  timings: Timings;
+  /** The frame's own resolution, for verdict maths. */
+  width: number;
+  height: number;
+  batch: number;
+}
+
+export interface PreparedFrame {
+  /** Decoded frame at its own resolution (kept for overlays). */
+  image: RgbImage;
+  /** uint8 S×S×3 encoder input. */
+  input: Buffer;
+  preMs: number;
+}
+
+export interface EncoderOutput {
+  /** [B, D] */
+  global: Float32Array;
+  /** [B, L, N+1, D] */
+  patches: Float32Array;
+  batch: number;
+  ms: number;
+}
+
+export interface Detector {
+  readonly pack: Pack;
+  /** The execution provider the sessions actually run on. */
+  readonly provider: Provider;
+  /** Decode + resize (exposed so the caller can keep the frame for overlays, and for benchmarks). */
+  prepare(frame: ImageInput): Promise<PreparedFrame>;
+  /** Encodes 1..K normal images of one product into few-shot memory. */
+  encodeShots(images: ImageInput[]): Promise<ShotMemory>;
+  /** Zero-shot without memory, few-shot with it; one result per frame, in order. */
+  infer(frames: ImageInput[], memory?: ShotMemory | null): Promise<Inference[]>;
+  /** As infer, from frames already prepared. */
+  inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]>;
+  /** Each shot scored few-shot against the other shots (K ≥ 2), for threshold calibration. */
+  leaveOneOutScores(images: ImageInput[]): Promise<number[]>;
+  /** The bare sessions, for benchmarks: encoder on a uint8 batch, heads on its output. */
+  runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput>;
+  runHeads(encoded: EncoderOutput, memory?: ShotMemory | null): Promise<{ outputs: Record<string, ort.Tensor>; ms: number }>;
+  /** Closes and recreates the sessions (after a hang or a session error). */
+  recreate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Sessions {
+  encoder: ort.InferenceSession;
+  zeroShot: ort.InferenceSession;
+  fewShot: ort.InferenceSession;
+}
+
+const stderrLogger: DetectorLogger = { warn: (message) => process.stderr.write(`${message}\n`) };
+
+async function openSessions(pack: Pack, provider: Provider, intraOpThreads?: number): Promise<Sessions> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+  };
+  const opened: ort.InferenceSession[] = [];
+  try {
+    for (const path of [pack.files.encoder, pack.files.zeroShot, pack.files.fewShot]) opened.push(await ort.InferenceSession.create(path, options));
+  } catch (err) {
+    await Promise.all(opened.map((s) => s.release()));
+    throw err;
+  }
+  return { encoder: opened[0]!, zeroShot: opened[1]!, fewShot: opened[2]! };
+}
+
+/** Opens the pack's sessions on the first provider that works; a failed CUDA start is one warning line, then CPU. */
+export async function createDetector(pack: Pack, options: DetectorOptions = {}): Promise<Detector> {
+  const providers = options.providers?.length ? options.providers : (['cuda', 'cpu'] as Provider[]);
+  const logger = options.logger ?? stderrLogger;
+  // ORT's own native logger prints multi-line errors for a missing CUDA library; our single line replaces them.
+  if (ort.env.logLevel === undefined || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+  let sessions: Sessions | null = null;
+  let provider: Provider | null = null;
+  const failures: string[] = [];
+  for (const candidate of providers) {
+    try {
+      sessions = await openSessions(pack, candidate, options.intraOpThreads);
+      provider = candidate;
+      break;
+    } catch (err) {
+      failures.push(`${candidate}: ${messageOf(err).split('\n')[0]}`);
+    }
+  }
+  if (!sessions || !provider) throw new InferenceError(`pack ${pack.id}: no execution provider could open the sessions (${failures.join('; ')})`);
+  if (failures.length) logger.warn(`adaptclip runtime: ${failures.map((f) => f.split(':')[0]).join(', ')} provider unavailable (${failures.join('; ')}); running on ${provider}`);
+  return new OrtDetector(pack, provider, sessions, options);
+}
+
+function maxOf(values: Float32Array, from: number, to: number): number {
+  let m = -Infinity;
+  for (let i = from; i < to; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}
+
+function finite(v: number): number {
+  return Number.isFinite(v) ? v : 0;
+}
+
+class OrtDetector implements Detector {
+  readonly pack: Pack;
+  readonly provider: Provider;
+  readonly #options: DetectorOptions;
+  #sessions: Sessions | null;
+
+  constructor(pack: Pack, provider: Provider, sessions: Sessions, options: DetectorOptions) {
+    this.pack = pack;
+    this.provider = provider;
+    this.#sessions = sessions;
+    this.#options = options;
+  }
+
+  #open(): Sessions {
+    if (!this.#sessions) throw new InferenceError(`detector for ${this.pack.id} is closed; create a new one or call recreate()`);
+    return this.#sessions;
+  }
+
+  async prepare(frame: ImageInput): Promise<PreparedFrame> {
+    const t0 = performance.now();
+    const image = await decodeImage(frame, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    const input = await resizeForModel(image, this.pack.size);
+    return { image, input, preMs: performance.now() - t0 };
+  }
+
+  async runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput> {
+    const S = this.pack.size;
+    const t0 = performance.now();
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.#open().encoder.run({ image: new ort.Tensor('uint8', batch, [count, S, S, 3]) });
+    } catch (err) {
+      throw new InferenceError(`pack ${this.pack.id}: encoder failed on a batch of ${count} (${messageOf(err).split('\n')[0]}); recreate the detector`);
+    }
+    return { global: out.global!.data as Float32Array, patches: out.patches!.data as Float32Array, batch: count, ms: performance.now() - t0 };
+  }
+
+  async runHeads(encoded: EncoderOutput, memory?: ShotMemory | null): Promise<{ outputs: Record<string, ort.Tensor>; ms: number }> {
+    const { dim: D, layers: L, patches: N } = this.pack;
+    const B = encoded.batch;
+    const feeds: Record<string, ort.Tensor> = {
+      global: new ort.Tensor('float32', encoded.global, [B, D]),
+      patches: new ort.Tensor('float32', encoded.patches, [B, L, N + 1, D]),
+    };
+    if (memory) {
+      this.#checkMemory(memory);
+      feeds.memory = new ort.Tensor('float32', memory.tensorData(), [L, memory.shots * N, D]);
+    }
+    const t0 = performance.now();
+    try {
+      const session = memory ? this.#open().fewShot : this.#open().zeroShot;
+      return { outputs: await session.run(feeds), ms: performance.now() - t0 };
+    } catch (err) {
+      throw new InferenceError(`pack ${this.pack.id}: ${memory ? 'few' : 'zero'}-shot heads failed on a batch of ${B} (${messageOf(err).split('\n')[0]}); recreate the detector`);
+    }
+  }
+
+  #checkMemory(memory: ShotMemory): void {
+    if (!(memory instanceof ShotMemory)) throw new ShotMemoryError('shot memory: expected a ShotMemory (from encodeShots or deserializeShotMemory)');
+    if (memory.packSha !== this.pack.sha256) {
+      throw new ShotMemoryError(`shot memory: made by pack sha ${memory.packSha.slice(0, 12)}, not by ${this.pack.id}; recompute the shots with this pack`);
+    }
+    if (memory.shots < 1) throw new ShotMemoryError('shot memory: no shots; register at least one normal image of the product, or run zero-shot');
+  }
+
+  async #encodeAll(images: ImageInput[]): Promise<EncoderOutput> {
+    const prepared = await Promise.all(images.map((img) => this.prepare(img)));
+    return this.runEncoder(this.#stack(prepared), prepared.length);
+  }
+
+  #stack(frames: PreparedFrame[]): Uint8Array {
+    const per = this.pack.size * this.pack.size * 3;
+    const batch = new Uint8Array(frames.length * per);
+    frames.forEach((f, i) => batch.set(f.input, i * per));
+    return batch;
+  }
+
+  /** Patch tokens without the class token, each L2-normalised: one [L, N, D] block per image. */
+  #memoryBlocks(encoded: EncoderOutput): Float32Array[] {
+    const { dim: D, layers: L, patches: N } = this.pack;
+    const blocks: Float32Array[] = [];
+    for (let b = 0; b < encoded.batch; b++) {
+      const block = new Float32Array(L * N * D);
+      for (let l = 0; l < L; l++) {
+        for (let n = 0; n < N; n++) {
+          const src = ((b * L + l) * (N + 1) + n + 1) * D;
+          const dst = (l * N + n) * D;
+          let sq = 0;
+          for (let d = 0; d < D; d++) sq += encoded.patches[src + d]! ** 2;
+          // Same epsilon guard as torch's F.normalize (eps 1e-12).
+          const inv = 1 / Math.max(Math.sqrt(sq), 1e-12);
+          for (let d = 0; d < D; d++) block[dst + d] = encoded.patches[src + d]! * inv;
+        }
+      }
+      blocks.push(block);
+    }
+    return blocks;
+  }
+
+  async encodeShots(images: ImageInput[]): Promise<ShotMemory> {
+    if (!Array.isArray(images) || images.length === 0) {
+      throw new ShotMemoryError('shots: the shot list is empty but few-shot was asked for; give 1 or more normal images of the product, or run zero-shot');
+    }
+    const blocks: Float32Array[] = [];
+    // Small batches bound memory at the real token count (K up to 8 and more).
+    for (let i = 0; i < images.length; i += 4) blocks.push(...this.#memoryBlocks(await this.#encodeAll(images.slice(i, i + 4))));
+    return new ShotMemory(this.pack.sha256, this.pack, blocks);
+  }
+
+  async leaveOneOutScores(images: ImageInput[]): Promise<number[]> {
+    if (images.length < 2) throw new ShotMemoryError(`shots: leave-one-out needs at least 2 shots, got ${images.length}; the pack's default threshold applies`);
+    const { dim: D, layers: L, patches: N } = this.pack;
+    const encoded = await this.#encodeAll(images);
+    const memory = new ShotMemory(this.pack.sha256, this.pack, this.#memoryBlocks(encoded));
+    const scores: number[] = [];
+    const per = L * (N + 1) * D;
+    for (let i = 0; i < images.length; i++) {
+      const others = memory.select(images.map((_, k) => k).filter((k) => k !== i));
+      const one: EncoderOutput = { global: encoded.global.subarray(i * D, (i + 1) * D), patches: encoded.patches.subarray(i * per, (i + 1) * per), batch: 1, ms: 0 };
+      const { outputs } = await this.runHeads(one, others);
+      scores.push(finite((outputs.score!.data as Float32Array)[0]!));
+    }
+    return scores;
+  }
+
+  async infer(frames: ImageInput[], memory?: ShotMemory | null): Promise<Inference[]> {
+    if (!Array.isArray(frames) || frames.length === 0) throw new RangeError('infer: no frames given; pass one or more images');
+    const prepared: PreparedFrame[] = [];
+    for (const f of frames) prepared.push(await this.prepare(f));
+    return this.inferPrepared(prepared, memory);
+  }
+
+  async inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]> {
+    if (memory) this.#checkMemory(memory);
+    const encoded = await this.runEncoder(this.#stack(frames), frames.length);
+    const { outputs, ms: headsMs } = await this.runHeads(encoded, memory);
+    const t0 = performance.now();
+    const S = this.pack.size;
+    const area = S * S;
+    const data = (name: string) => outputs[name]?.data as Float32Array | undefined;
+    const score = data('score')!, map = data('map')!, vaScore = data('va_score')!, taScore = data('ta_score')!;
+    const vaMap = data('va_map')!, taMap = data('ta_map')!, pqScore = data('pq_score'), pqMap = data('pq_map'), alignMap = data('align_map');
+    const results: Inference[] = frames.map((frame, b) => {
+      const fused = new Float32Array(map.subarray(b * area, (b + 1) * area));
+      for (let i = 0; i < area; i++) if (!Number.isFinite(fused[i]!)) fused[i] = 0;
+      const branches: BranchDiagnostics = {
+        va: finite(vaScore[b]!),
+        ta: finite(taScore[b]!),
+        vaMapMax: finite(maxOf(vaMap, b * area, (b + 1) * area)),
+        taMapMax: finite(maxOf(taMap, b * area, (b + 1) * area)),
+      };
+      if (memory && pqScore && pqMap && alignMap) {
+        branches.pq = finite(pqScore[b]!);
+        branches.pqMapMax = finite(maxOf(pqMap, b * area, (b + 1) * area));
+        branches.alignMapMax = finite(maxOf(alignMap, b * area, (b + 1) * area));
+      }
+      return {
+        score: finite(score[b]!),
+        map: fused,
+        size: S,
+        mode: memory ? 'few-shot' : 'zero-shot',
+        shots: memory ? memory.shots : 0,
+        branches,
+        timings: { preMs: frame.preMs, encoderMs: encoded.ms, headsMs, postMs: 0 },
+        width: frame.image.width,
+        height: frame.image.height,
+        batch: frames.length,
+      };
+    });
+    const postMs = performance.now() - t0;
+    for (const r of results) r.timings.postMs = postMs;
+    return results;
+  }
+
+  async recreate(): Promise<void> {
+    const old = this.#sessions;
+    this.#sessions = null;
+    if (old) await Promise.allSettled([old.encoder.release(), old.zeroShot.release(), old.fewShot.release()]);
+    this.#sessions = await openSessions(this.pack, this.provider, this.#options.intraOpThreads);
+  }
+
+  async close(): Promise<void> {
+    const old = this.#sessions;
+    this.#sessions = null;
+    if (old) await Promise.allSettled([old.encoder.release(), old.zeroShot.release(), old.fewShot.release()]);
+  }
+}
+
