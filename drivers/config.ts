@@ -21,6 +21,8 @@ const supervision = {
   firstFrameTimeoutMs: z.number().int().min(500).max(600_000).default(10_000),
   backoffInitialMs: z.number().int().min(10).max(60_000).default(1000),
   backoffMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
+  /** Grace between SIGTERM and SIGKILL when a child is stopped or stalled. */
+  killGraceMs: z.number().int().min(0).max(5000).default(1000),
   /** stderr lines kept per child for the error report. */
   stderrLines: z.number().int().min(1).max(1000).default(50),
 };

@@ -1,5 +1,6 @@
 // The one entry point the daemon uses: a validated camera config in, a FrameSource out.
 import { parseCameraConfig, type CameraConfig, type CameraConfigInput } from './config.ts';
+import { FfmpegSource } from './ffmpeg-source.ts';
 import { FolderSource } from './folder.ts';
 import { SyntheticSource } from './synthetic.ts';
 import type { FrameSource } from './types.ts';
@@ -16,6 +17,9 @@ export function createFrameSource(config: CameraConfig | CameraConfigInput): Fra
       return new SyntheticSource(parsed);
     case 'folder':
       return new FolderSource(parsed);
+    case 'rtsp':
+    case 'ffmpeg':
+      return new FfmpegSource(parsed);
     default:
       throw new Error(`camera ${parsed.id}: driver type "${parsed.type}" is not available yet`);
   }
