@@ -1,0 +1,202 @@
+// MQTT publisher (PROTOCOLS.md "MQTT"): retained online + Last Will, retained station status, verdicts and masks
+// drained from the SQLite outbox (oldest first, bounded in flight, deleted on PUBACK), alarms, metrics.
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
+import { type MqttConfig, topicPrefix } from './config.ts';
+import type { Outbox, OutboxRow, OutboxStats } from './outbox.ts';
+import { metricsTopic, onlinePayload, statusPayload, statusTopic, type VerdictPayload } from './payloads.ts';
+
+export interface MqttSinkDeps {
+  outbox: Outbox;
+  agentVersion: string;
+  log?: { info(msg: string): void; warn(msg: string): void };
+  /** Extra per-station metrics (counters, latency percentiles) merged into `P/<station>/metrics`. */
+  metrics?: (stationId: string) => Record<string, unknown>;
+  /** Broker reachability, e.g. to drive the OPC UA `BrokerOffline` alarm. */
+  onConnectionChange?: (connected: boolean) => void;
+}
+
+export interface MqttSink extends VerdictSink {
+  readonly prefix: string;
+  connected(): boolean;
+  stats(): { published: number; inFlight: number; outbox: OutboxStats; connects: number };
+  /** Resolves once the outbox is empty and nothing is in flight (or rejects after timeoutMs). */
+  drained(timeoutMs: number): Promise<void>;
+}
+
+export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink {
+  const prefix = topicPrefix(config);
+  const { outbox } = deps;
+  const log = deps.log ?? { info: () => {}, warn: (m: string) => process.emitWarning(m) };
+  const inFlight = new Set<number>();
+  const statuses = new Map<string, { key: string; status: StationStatus }>();
+  let client: MqttClient | null = null;
+  let connectedAt = 0;
+  let published = 0;
+  let connects = 0;
+  let draining = false;
+  let stopped = false;
+  let wasFull = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const publish = (topic: string, payload: string | Buffer, opts: IClientPublishOptions, cb?: (err?: Error) => void) =>
+    client!.publish(`${prefix}/${topic}`, payload, opts, cb);
+
+  const publishStatusNow = (s: StationStatus) => {
+    if (client?.connected) publish(statusTopic(s.stationId), JSON.stringify(statusPayload(s)), { qos: 1, retain: true });
+  };
+
+  const encode = (row: OutboxRow): Buffer => {
+    if (row.kind !== 'verdict') return row.payload;
+    const p = JSON.parse(row.payload.toString('utf8')) as VerdictPayload;
+    // Backlog: queued before this connection came up, or already sent once without a PUBACK.
+    p.replayed = row.attempts > 0 || row.createdAt < connectedAt;
+    if (p.mask) p.mask.topic = `${prefix}/${p.mask.topic}`;
+    return Buffer.from(JSON.stringify(p));
+  };
+
+  const drain = () => {
+    draining = false;
+    if (!client?.connected || stopped) return;
+    const room = config.maxInFlight - inFlight.size;
+    if (room <= 0) return;
+    for (const row of outbox.peek(room, inFlight)) {
+      inFlight.add(row.id);
+      const props = row.props ?? {};
+      const opts: IClientPublishOptions = { qos: 1, retain: false };
+      if (row.kind === 'mask') opts.properties = { ...props, messageExpiryInterval: config.maskExpiryS };
+      publish(row.topic, encode(row), opts, (err) => {
+        inFlight.delete(row.id);
+        if (err) outbox.markFailed(row.id);
+        else {
+          outbox.remove(row.id);
+          published += 1;
+        }
+        kick();
+      });
+    }
+  };
+  const kick = () => {
+    if (draining || stopped) return;
+    draining = true;
+    setImmediate(drain);
+  };
+
+  const checkFull = () => {
+    const s = outbox.stats();
+    if (s.full === wasFull) return;
+    wasFull = s.full;
+    const text = s.full ? `MQTT outbox full (${s.depth} messages, ${s.bytes} bytes): oldest masks, then alarms, then verdicts are dropped` : 'MQTT outbox below its limits again';
+    log.warn(text);
+    for (const stationId of statuses.keys()) {
+      publish(`${stationId}/alarm`, JSON.stringify({ schema: 'adaptclip.alarm/1', alarm: 'OutboxFull', active: s.full, severity: 500, ts: new Date().toISOString(), text }), { qos: 1 });
+    }
+  };
+
+  return {
+    name: 'mqtt',
+    prefix,
+    async start(_commands: SinkCommands) {
+      const willPayload = JSON.stringify({ ...onlinePayload(false, deps.agentVersion), reason: 'connection lost' });
+      const opts: IClientOptions = {
+        protocolVersion: 5,
+        clientId: config.clientId ?? `adaptclip-edge-${config.agentId}`,
+        clean: true,
+        keepalive: config.keepaliveS,
+        reconnectPeriod: config.reconnectPeriodMs,
+        connectTimeout: config.connectTimeoutMs,
+        reconnectOnConnackError: true,
+        queueQoSZero: false,
+        username: config.username,
+        password: config.password,
+        will: { topic: `${prefix}/online`, payload: Buffer.from(willPayload), qos: 1, retain: true },
+      };
+      if (config.tls) {
+        try {
+          if (config.tls.caFile) opts.ca = readFileSync(config.tls.caFile);
+          if (config.tls.certFile) opts.cert = readFileSync(config.tls.certFile);
+          if (config.tls.keyFile) opts.key = readFileSync(config.tls.keyFile);
+        } catch (err) {
+          throw new Error(`mqtt.tls: cannot read a certificate file (${(err as Error).message}); fix the path in the mqtt.tls config section`);
+        }
+        opts.rejectUnauthorized = config.tls.rejectUnauthorized;
+      }
+      client = mqtt.connect(config.url, opts);
+      client.on('connect', () => {
+        connects += 1;
+        connectedAt = Date.now();
+        log.info(`mqtt: connected to ${config.url}`);
+        // Retained state is republished only after a successful CONNACK (RELIABILITY.md).
+        publish('online', JSON.stringify(onlinePayload(true, deps.agentVersion)), { qos: 1, retain: true });
+        for (const { status } of statuses.values()) publishStatusNow(status);
+        deps.onConnectionChange?.(true);
+        kick();
+      });
+      client.on('close', () => {
+        // Hand unacknowledged messages back to the outbox: they are resent in order, marked replayed.
+        for (const id of Object.keys(client?.outgoing ?? {})) client?.removeOutgoingMessage(Number(id));
+        if (connectedAt) deps.onConnectionChange?.(false);
+        // Jitter so a fleet of agents does not reconnect in lock-step after a broker restart.
+        if (client) client.options.reconnectPeriod = Math.round(config.reconnectPeriodMs * (0.75 + Math.random() * 0.5));
+      });
+      client.on('error', (err) => log.warn(`mqtt: ${err.message}`));
+      timers.push(setInterval(() => { outbox.prune(); checkFull(); kick(); }, 1000));
+      timers.push(setInterval(() => { for (const { status } of statuses.values()) publishStatusNow(status); }, config.statusIntervalS * 1000));
+      timers.push(setInterval(() => {
+        if (!client?.connected) return;
+        for (const stationId of statuses.keys()) {
+          const payload = { schema: 'adaptclip.metrics/1', ts: new Date().toISOString(), outbox: outbox.stats(), published, inFlight: inFlight.size, ...deps.metrics?.(stationId) };
+          publish(metricsTopic(stationId), JSON.stringify(payload), { qos: 0 });
+        }
+      }, config.metricsIntervalS * 1000));
+      for (const t of timers) t.unref();
+    },
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      const c = client;
+      if (!c) return;
+      if (c.connected) {
+        await new Promise<void>((resolve) => {
+          c.publish(`${prefix}/online`, JSON.stringify(onlinePayload(false, deps.agentVersion)), { qos: 1, retain: true }, () => resolve());
+          setTimeout(resolve, 2000).unref();
+        });
+      }
+      await c.endAsync();
+    },
+    publishVerdict(v: VerdictRecord) {
+      // The daemon normally queued it already inside its result transaction; otherwise queue it here.
+      if (!outbox.wasEnqueued(v.resultId)) outbox.enqueue(v);
+      kick();
+    },
+    publishStatus(s: StationStatus) {
+      const key = JSON.stringify(statusPayload(s, new Date(0)));
+      const prev = statuses.get(s.stationId);
+      statuses.set(s.stationId, { key, status: s });
+      if (prev?.key !== key) publishStatusNow(s);
+    },
+    publishAlarm(a: Alarm) {
+      outbox.enqueueAlarm(a);
+      kick();
+    },
+    health() {
+      const s = outbox.stats();
+      const ok = !!client?.connected && !s.full;
+      return { ok, detail: `${client?.connected ? 'connected' : 'broker offline'}; outbox ${s.depth} queued, ${inFlight.size} in flight${s.full ? ', FULL' : ''}` };
+    },
+    connected: () => !!client?.connected,
+    stats: () => ({ published, inFlight: inFlight.size, outbox: outbox.stats(), connects }),
+    drained(timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const poll = () => {
+          if (outbox.stats().depth === 0 && inFlight.size === 0) return resolve();
+          if (Date.now() - t0 > timeoutMs) return reject(new Error(`mqtt outbox not drained after ${timeoutMs} ms (${outbox.stats().depth} left)`));
+          setTimeout(poll, 20);
+        };
+        poll();
+      });
+    },
+  };
+}
