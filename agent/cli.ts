@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerPackCommands } from './commands/pack.ts';
+import { registerInspectCommands } from './commands/inspect.ts';
+import { registerRunCommands } from './commands/run.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -11,6 +13,8 @@ export function buildCli(): Command {
     .version(version)
     .showHelpAfterError();
   registerPackCommands(program);
+  registerInspectCommands(program);
+  registerRunCommands(program);
   return program;
 }
 

@@ -33,7 +33,7 @@ export interface StationRow {
 }
 
 /** What the pipeline knows about a frame's outcome; the store adds resultId and resultSeq. */
-export type ResultInput = Omit<VerdictRecord, 'resultId' | 'resultSeq'> & { frameSeq: number; productId: number | null; width: number; height: number; keepMask: boolean };
+export type ResultInput = Omit<VerdictRecord, 'resultId' | 'resultSeq'> & { resultId?: string; frameSeq: number; productId: number | null; width: number; height: number; keepMask: boolean };
 
 export interface ResultRow {
   resultId: string;
@@ -284,8 +284,8 @@ export class Store {
     return this.db.transaction(() => {
       this.ensureStation(input.stationId);
       const { last_seq } = this.db.prepare('UPDATE stations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq').get(input.stationId) as { last_seq: number };
-      const resultId = ulid();
-      const { frameSeq, productId, width, height, keepMask, ...rest } = input;
+      const resultId = input.resultId ?? ulid();
+      const { frameSeq, productId, width, height, keepMask, resultId: _given, ...rest } = input;
       const verdict: VerdictRecord = { ...rest, resultId, resultSeq: last_seq };
       this.insertStmt.run(
         resultId, input.stationId, last_seq, input.cameraId, frameSeq, input.partId, input.triggerSeq, productId, input.recipeId,

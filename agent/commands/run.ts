@@ -1,0 +1,93 @@
+// `adaptclip-edge run --config FILE [--validate-config]`: the daemon.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { Daemon, type DaemonParts } from '../daemon.ts';
+import { realParts } from '../parts.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function registerRunCommands(program: Command, parts: () => DaemonParts = realParts): void {
+  program
+    .command('run')
+    .description('run the agent daemon: cameras, inference, store, OPC UA/MQTT, web UI')
+    .requiredOption('-c, --config <file>', 'YAML config (see deploy/demo.yaml)')
+    .option('--validate-config', 'only check the config: print problems, exit non-zero when invalid')
+    .action(async (opts: { config: string; validateConfig?: boolean }) => {
+      let loaded: ReturnType<typeof loadConfig> | null = null;
+      let problems: string[] = [];
+      let raw: unknown;
+      try {
+        loaded = loadConfig(opts.config);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) {
+          console.error(`adaptclip-edge: ${(err as Error).message}`);
+          process.exitCode = 2;
+          if (opts.validateConfig) return;
+          problems = [(err as Error).message];
+        } else {
+          problems = err.message.split('\n');
+          raw = err.raw;
+          console.error(`adaptclip-edge: invalid config ${opts.config}:\n${err.message}`);
+        }
+      }
+      if (opts.validateConfig) {
+        if (loaded) console.log(`config ${opts.config} is valid: ${loaded.config.cameras.length} camera(s), pack ${loaded.config.model.pack}`);
+        process.exitCode = loaded ? 0 : 2;
+        return;
+      }
+      const daemon = new Daemon({ configFile: opts.config, config: loaded?.config ?? null, configProblems: problems, safe: safeValues(raw ?? readRaw(opts.config)), parts: parts(), version });
+      const shutdown = (signal: string) => {
+        const limit = loaded?.config.agent.shutdownTimeoutMs ?? 8000;
+        daemon.log.info({ signal }, 'stopping');
+        const hard = setTimeout(() => {
+          daemon.log.error({ limitMs: limit }, 'shutdown took too long; exiting anyway');
+          process.exit(1);
+        }, limit).unref();
+        daemon.stop().then(
+          () => {
+            clearTimeout(hard);
+            process.exit(0);
+          },
+          (err: Error) => {
+            daemon.log.error({ err: err.message }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      const where = await daemon.start();
+      const cfg = loaded?.config;
+      const lines = [
+        `adaptclip-edge ${version} ${daemon.safeMode ? 'in SAFE MODE (invalid config: API up, no cameras)' : 'running'}`,
+        `  web UI      ${where.url}/`,
+        `  REST API    ${where.url}/openapi.json   health ${where.url}/healthz   metrics ${where.url}/metrics`,
+        `  OPC UA      ${cfg?.opcua?.enabled ? `opc.tcp://localhost:${cfg.opcua.port}` : 'off'}`,
+        `  MQTT        ${cfg?.mqtt ? cfg.mqtt.url : 'off (no broker configured)'}`,
+        `  data        ${where.dataDir}`,
+        `  stations    ${where.stations.join(', ') || 'none'}${daemon.token ? '' : '   (writes disabled: no http.token)'}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+function readRaw(file: string): unknown {
+  try {
+    return parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Safe mode still serves the API where the operator expects it: take port, host, data dir and token when they look right. */
+function safeValues(raw: unknown): { dataDir?: string; port?: number; host?: string; token?: string } {
+  const r = (raw ?? {}) as { agent?: { dataDir?: unknown }; http?: { port?: unknown; host?: unknown; token?: unknown } };
+  const out: { dataDir?: string; port?: number; host?: string; token?: string } = {};
+  if (typeof r.agent?.dataDir === 'string') out.dataDir = r.agent.dataDir;
+  if (Number.isInteger(r.http?.port) && (r.http!.port as number) >= 0 && (r.http!.port as number) < 65536) out.port = r.http!.port as number;
+  if (typeof r.http?.host === 'string') out.host = r.http.host;
+  if (typeof r.http?.token === 'string' && r.http.token.length >= 8) out.token = r.http.token;
+  return out;
+}

@@ -1,0 +1,99 @@
+// The daemon's one YAML config. Strict everywhere: an unknown key is an error, never silently ignored.
+import { z } from 'zod';
+import { cameraSourceSchema, mqttSectionSchema, opcuaSectionSchema } from './sections.ts';
+
+const id = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what}: 1-64 letters, digits, "_" or "-"`);
+
+export const agentSchema = z.strictObject({
+  id: id('agent id').default('agent1'),
+  site: id('site').default('site'),
+  line: id('line').default('line'),
+  /** SQLite database, backups and logs live here; relative paths are relative to the config file's folder's parent working dir. */
+  dataDir: z.string().min(1).default('./data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** SIGTERM to exit; must stay under 10 s so a service manager never has to SIGKILL. */
+  shutdownTimeoutMs: z.number().int().min(500).max(10_000).default(8000),
+  refuseNetworkFs: z.boolean().default(false),
+});
+
+export const modelSchema = z.strictObject({
+  /** Folder of a model pack (manifest.json + ONNX files). */
+  pack: z.string().min(1),
+  device: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Frames per inference call, across cameras. */
+  maxBatch: z.number().int().min(1).max(64).default(4),
+  /** How long the worker waits to fill a batch after the first frame. */
+  batchTimeoutMs: z.number().int().min(0).max(1000).default(10),
+  /** An inference slower than this is a hang: its frames become NO_VERDICT{timeout} and the session is recreated. */
+  inferTimeoutMs: z.number().int().min(50).max(120_000).default(2000),
+  threads: z.number().int().min(1).max(64).optional(),
+});
+
+export const queueSchema = z.strictObject({
+  size: z.number().int().min(1).max(1000).default(4),
+  /** drop-oldest keeps the line's newest parts; drop-newest keeps order of arrival. Either way a dropped frame is a NO_VERDICT{dropped}. */
+  policy: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
+});
+
+export const cameraSchema = z.strictObject({
+  /** PLC-facing station id (OPC UA ns=1;s=<station>.…, MQTT P/<station>/…). One camera per station. */
+  station: id('station'),
+  queue: queueSchema.prefault({}),
+  /** Keep masks of: failed parts (default), every result, or none. Retention still applies. */
+  keepMasks: z.enum(['fail', 'all', 'none']).default('fail'),
+  source: cameraSourceSchema,
+});
+
+export const storeSchema = z.strictObject({
+  retentionDays: z.number().positive().default(30),
+  maskRetentionDays: z.number().positive().default(7),
+  /** Free space the store keeps on its disk; below it the oldest masks, then results, are deleted. */
+  minFreeMb: z.number().min(0).default(512),
+  walCheckpointMb: z.number().positive().default(64),
+  pruneIntervalS: z.number().positive().default(60),
+});
+
+export const httpSchema = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Bearer token for every write (POST/PATCH/DELETE). Without one, writes are refused. */
+  token: z.string().min(8, 'http.token: at least 8 characters').optional(),
+  /** Read the token from this environment variable instead of the file. */
+  tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+  /** Reads (GET) without a token; fine on a demo, turn off on a shared network. */
+  openReads: z.boolean().default(true),
+  maxUploadMb: z.number().positive().max(100).default(10),
+  /** Base URL the outside world reaches this agent on (mask URIs); default http://<host>:<port>. */
+  publicUrl: z.string().regex(/^https?:\/\/[^/]+$/, 'http.publicUrl: like http://10.0.0.5:8080, no trailing slash').optional(),
+});
+
+/** Test-only fault injection (the hang test uses it); never set in production. */
+export const faultsSchema = z.strictObject({
+  /** Every inference call after the first `hangAfterCalls` sleeps `hangMs` before answering. */
+  hangAfterCalls: z.number().int().min(0).optional(),
+  hangCalls: z.number().int().min(1).default(1),
+  hangMs: z.number().int().min(0).default(0),
+});
+
+export const configSchema = z.strictObject({
+  agent: agentSchema.prefault({}),
+  model: modelSchema,
+  cameras: z.array(cameraSchema).default([]),
+  store: storeSchema.prefault({}),
+  http: httpSchema.prefault({}),
+  opcua: opcuaSectionSchema.optional(),
+  mqtt: mqttSectionSchema.optional(),
+  faults: faultsSchema.optional(),
+}).superRefine((cfg, ctx) => {
+  const seen = new Map<string, number>();
+  const stations = new Map<string, number>();
+  cfg.cameras.forEach((c, i) => {
+    if (seen.has(c.source.id)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'source', 'id'], message: `duplicate camera id (also cameras[${seen.get(c.source.id)}]); give each camera its own id`, input: c.source.id });
+    seen.set(c.source.id, i);
+    if (stations.has(c.station)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'station'], message: `station already used by cameras[${stations.get(c.station)}]; one camera per station`, input: c.station });
+    stations.set(c.station, i);
+  });
+});
+
+export type AgentConfig = z.output<typeof configSchema>;
+export type CameraEntry = AgentConfig['cameras'][number];

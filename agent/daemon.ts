@@ -1,0 +1,289 @@
+// The long-running agent: config → cameras → inference worker → store → sinks, plus the HTTP API and web UI.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { CameraConfig } from '../drivers/config.ts';
+import type { AgentConfig, CameraEntry } from './config/schema.ts';
+import { resolvePath } from './config/load.ts';
+import { startHttp, type HttpHandle } from './http/server.ts';
+import { Metrics } from './metrics.ts';
+import { Changeover } from './pipeline/changeover.ts';
+import type { DetectorFactory, FrameSource, SinkCommands, StationStatus, VerdictSink } from './pipeline/ports.ts';
+import { createRecorder } from './pipeline/recorder.ts';
+import { Station } from './pipeline/station.ts';
+import { InferenceWorker, withFaults } from './pipeline/worker.ts';
+import { Store, StoreError } from './store/store.ts';
+
+export interface DaemonParts {
+  detectorFactory: (config: AgentConfig) => DetectorFactory;
+  sourceFactory: (config: CameraConfig) => FrameSource;
+  /** Northbound sinks built once the store exists (the MQTT outbox lives in it). */
+  sinkFactory: (config: AgentConfig, store: Store, log: Logger) => Promise<VerdictSink[]> | VerdictSink[];
+}
+
+export interface DaemonOptions {
+  configFile: string;
+  config: AgentConfig | null;
+  /** Set when the config is invalid: the daemon runs in safe mode (API up, no cameras) and reports this. */
+  configProblems?: string[];
+  /** Safe-mode fallbacks taken from the raw file when they were valid there. */
+  safe?: { dataDir?: string; port?: number; host?: string; token?: string };
+  parts: DaemonParts;
+  logger?: Logger;
+  version: string;
+}
+
+export interface ComponentHealth {
+  ok: boolean;
+  reason: string;
+  [k: string]: unknown;
+}
+
+export interface Health {
+  ok: boolean;
+  safeMode: boolean;
+  components: Record<string, ComponentHealth>;
+}
+
+export class Daemon {
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  readonly stations = new Map<string, Station>();
+  store!: Store;
+  changeover!: Changeover;
+  worker: InferenceWorker | null = null;
+  sinks: VerdictSink[] = [];
+  http: HttpHandle | null = null;
+  readonly dataDir: string;
+  readonly startedAt = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private lastStatus = new Map<string, string>();
+  private stopped: Promise<void> | null = null;
+  private lastPrune: { rows: number; masks: number; underWatermark: boolean } = { rows: 0, masks: 0, underWatermark: false };
+
+  constructor(readonly opts: DaemonOptions) {
+    const cfg = opts.config;
+    this.log = opts.logger ?? pino({ level: cfg?.agent.logLevel ?? 'info', base: { agent: cfg?.agent.id } });
+    this.dataDir = resolvePath(cfg?.agent.dataDir ?? opts.safe?.dataDir ?? './data');
+  }
+
+  get config(): AgentConfig | null {
+    return this.opts.config;
+  }
+
+  get safeMode(): boolean {
+    return this.opts.config === null;
+  }
+
+  get token(): string | undefined {
+    const http = this.opts.config?.http;
+    if (http?.tokenEnv) return process.env[http.tokenEnv];
+    return http?.token ?? this.opts.safe?.token;
+  }
+
+  get packId(): string {
+    try {
+      return this.worker?.active.packId ?? '';
+    } catch {
+      return '';
+    }
+  }
+
+  async start(): Promise<{ url: string; dataDir: string; stations: string[] }> {
+    mkdirSync(this.dataDir, { recursive: true });
+    const cfg = this.opts.config;
+    this.store = new Store(join(this.dataDir, 'agent.db'), { refuseNetworkFs: cfg?.agent.refuseNetworkFs ?? false, warn: (m) => this.log.warn(m) });
+    this.changeover = new Changeover(this.store, () => this.worker!.active);
+    const http = cfg?.http ?? { host: this.opts.safe?.host ?? '0.0.0.0', port: this.opts.safe?.port ?? 8080, openReads: true, maxUploadMb: 10 };
+    this.http = await startHttp(this, { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
+    if (cfg) await this.startPipeline(cfg);
+    else this.log.error({ problems: this.opts.configProblems }, 'invalid config: running in SAFE MODE (API up, no cameras); fix the config and restart');
+    return { url: this.http.url, dataDir: this.dataDir, stations: [...this.stations.keys()] };
+  }
+
+  private async startPipeline(cfg: AgentConfig): Promise<void> {
+    const factory = withFaults(this.opts.parts.detectorFactory(cfg), cfg.faults);
+    const publicUrl = cfg.http.publicUrl ?? this.http!.url.replace('localhost', '127.0.0.1');
+    const settle = createRecorder({ store: this.store, sinks: () => this.sinks, packId: () => this.packId, publicUrl: () => publicUrl, metrics: this.metrics, log: this.log });
+    this.worker = new InferenceWorker({
+      factory,
+      maxBatch: cfg.model.maxBatch,
+      batchTimeoutMs: cfg.model.batchTimeoutMs,
+      inferTimeoutMs: cfg.model.inferTimeoutMs,
+      log: this.log,
+      settle: (job, outcome, startedAt) => this.stations.get(job.ref.stationId)?.finish(job, outcome, startedAt),
+      onBatch: (size, ms) => {
+        this.metrics.batch.observe(size);
+        this.metrics.inferSeconds.observe(ms / 1000);
+      },
+    });
+    await this.worker.start();
+    for (const entry of cfg.cameras) this.stations.set(entry.station, this.createStation(entry, settle));
+    await this.changeover.restore([...this.stations.keys()]);
+    this.sinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log);
+    const commands = this.commands();
+    for (const sink of this.sinks) await sink.start(commands);
+    for (const st of this.stations.values()) {
+      this.metrics.captured.inc({ camera: st.cameraId }, 0);
+      await st.start().catch((err: Error) => this.log.error({ camera: st.cameraId, err: err.message }, 'camera failed to start; it stays offline'));
+    }
+    const retention = {
+      maxAgeMs: cfg.store.retentionDays * 86_400_000,
+      maskMaxAgeMs: cfg.store.maskRetentionDays * 86_400_000,
+      minFreeBytes: cfg.store.minFreeMb * 1024 * 1024,
+      walCheckpointBytes: cfg.store.walCheckpointMb * 1024 * 1024,
+    };
+    const prune = () => {
+      try {
+        this.lastPrune = this.store.prune(retention);
+        this.metrics.diskFree.set(this.store.freeBytes());
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'retention failed');
+      }
+    };
+    prune();
+    this.timers.push(setInterval(prune, cfg.store.pruneIntervalS * 1000).unref());
+    this.timers.push(setInterval(() => this.publishStatuses(false), 1000).unref());
+    this.publishStatuses(true);
+  }
+
+  private createStation(entry: CameraEntry, settle: ReturnType<typeof createRecorder>): Station {
+    const source = this.opts.parts.sourceFactory(entry.source);
+    const station = new Station(entry, source, this.changeover, this.worker!, settle, this.log);
+    source.on('frame', () => this.metrics.captured.inc({ camera: entry.source.id }));
+    source.on('state', () => this.publishStatuses(false));
+    return station;
+  }
+
+  commands(): SinkCommands {
+    return {
+      trigger: async (stationId, partId) => {
+        const st = this.stations.get(stationId);
+        if (!st) return -1;
+        if (!st.source.trigger) return -1;
+        void st.trigger(partId);
+        return 0;
+      },
+      selectRecipe: async (stationId, recipeId) => {
+        if (!this.stations.has(stationId)) return -1;
+        const product = this.store.productByRecipe(recipeId);
+        if (!product) return -1;
+        try {
+          await this.changeover.activate(stationId, product.id, 'plc');
+          this.publishStatuses(false);
+          return 0;
+        } catch (err) {
+          this.log.error({ stationId, recipeId, err: (err as Error).message }, 'recipe change failed');
+          return -3;
+        }
+      },
+      resetError: async (stationId) => (this.stations.has(stationId) ? 0 : -1),
+      resetCounters: async (stationId) => (this.stations.has(stationId) ? 0 : -1),
+    };
+  }
+
+  stationStatus(st: Station): StationStatus {
+    const ref = this.changeover.current(st.id);
+    const cam = st.status();
+    const inferenceOk = this.worker?.state === 'ready';
+    const ready = cam.state === 'online' && inferenceOk && ref.state === 'ready';
+    const error = cam.state === 'offline' || !inferenceOk || ref.state === 'error';
+    const errorText = cam.state === 'offline' ? `camera ${st.cameraId} offline${cam.lastError ? `: ${cam.lastError}` : ''}` : !inferenceOk ? `inference ${this.worker?.state}` : ref.state === 'error' ? ref.detail : '';
+    return {
+      stationId: st.id,
+      state: error ? 'Error' : ready ? 'Operational' : 'Preoperational',
+      stateNumber: error ? 3 : ready ? 4 : 1,
+      ready,
+      busy: st.pending > 0,
+      cameraConnected: cam.state === 'online',
+      recipeId: ref.recipeId,
+      recipeName: ref.recipeName,
+      referenceImageCount: ref.shots,
+      modelVersion: this.packId,
+      pendingResults: 0,
+      errorCode: error ? -1 : 0,
+      errorText,
+    };
+  }
+
+  publishStatuses(force: boolean): void {
+    for (const st of this.stations.values()) {
+      const status = this.stationStatus(st);
+      const key = JSON.stringify({ ...status, busy: false });
+      if (!force && this.lastStatus.get(st.id) === key) continue;
+      this.lastStatus.set(st.id, key);
+      for (const sink of this.sinks) {
+        try {
+          sink.publishStatus(status);
+        } catch (err) {
+          this.log.warn({ sink: sink.name, err: (err as Error).message }, 'sink refused a status');
+        }
+      }
+    }
+    for (const st of this.stations.values()) {
+      this.metrics.queueDepth.set({ camera: st.cameraId }, st.queue.length);
+      this.metrics.queueOldest.set({ camera: st.cameraId }, st.oldestQueuedAgeMs() / 1000);
+    }
+    this.metrics.inferenceRestarts.set(this.worker?.restarts ?? 0);
+  }
+
+  health(): Health {
+    const components: Record<string, ComponentHealth> = {};
+    components.config = this.safeMode
+      ? { ok: false, reason: `invalid config ${this.opts.configFile}: ${(this.opts.configProblems ?? []).join(' | ')}` }
+      : { ok: true, reason: `loaded ${this.opts.configFile}` };
+    for (const st of this.stations.values()) {
+      const s = st.status();
+      const ref = this.changeover.current(st.id);
+      const ok = s.state === 'online' && ref.state === 'ready';
+      const reason = s.state !== 'online' ? `camera ${st.cameraId} is ${s.state}${s.lastError ? `: ${s.lastError}` : ''}` : ref.state !== 'ready' ? `reference ${ref.state}: ${ref.detail}` : `online, ${ref.detail}`;
+      components[`camera:${st.cameraId}`] = { ok, reason, station: st.id, state: s.state, framesDelivered: s.framesDelivered, reconnectsLastHour: s.reconnectsLastHour, queue: st.queue.length };
+    }
+    if (this.worker) {
+      const ok = this.worker.state === 'ready';
+      components.inference = { ok, reason: ok ? `ready on ${this.worker.provider}` : `${this.worker.state}: ${this.worker.lastError}`, provider: this.worker.provider, restarts: this.worker.restarts, lastError: this.worker.lastError };
+    } else if (!this.safeMode) {
+      components.inference = { ok: false, reason: 'not started' };
+    }
+    for (const sink of this.sinks) {
+      const h = sink.health();
+      components[sink.name === 'mqtt' ? 'broker' : sink.name] = { ok: h.ok, reason: h.detail };
+    }
+    if (this.store) {
+      const min = (this.opts.config?.store.minFreeMb ?? 0) * 1024 * 1024;
+      let free = 0;
+      try {
+        free = this.store.freeBytes();
+      } catch {
+        /* reported below */
+      }
+      const ok = free >= min;
+      components.disk = { ok, reason: ok ? `${Math.round(free / 1048576)} MiB free (watermark ${Math.round(min / 1048576)} MiB)` : `only ${Math.round(free / 1048576)} MiB free, under the ${Math.round(min / 1048576)} MiB watermark; retention is deleting the oldest results`, freeBytes: free, watermarkBytes: min, lastPrune: this.lastPrune };
+    }
+    return { ok: Object.values(components).every((c) => c.ok), safeMode: this.safeMode, components };
+  }
+
+  /** Per-station accounting: captured = verdicts + no_verdicts + pending, always. */
+  counters(): Record<string, { captured: number; pending: number; outcomes: Record<string, number> }> {
+    return Object.fromEntries([...this.stations.values()].map((s) => [s.id, { captured: s.counters.captured, pending: s.pending, outcomes: { ...s.counters.outcomes } }]));
+  }
+
+  /** SIGTERM path: stop triggers, finish or NO_VERDICT in-flight frames, flush, publish offline, close. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      const t0 = Date.now();
+      for (const t of this.timers) clearInterval(t);
+      await Promise.all([...this.stations.values()].map((s) => s.stopIntake()));
+      await this.worker?.stop();
+      await Promise.all([...this.stations.values()].map((s) => s.drain()));
+      this.publishStatuses(true);
+      for (const sink of this.sinks) await sink.stop().catch((err: Error) => this.log.warn({ sink: sink.name, err: err.message }, 'sink stop failed'));
+      await this.http?.close();
+      this.store?.close();
+      this.log.info({ ms: Date.now() - t0, counters: this.counters() }, 'stopped');
+    })();
+    return this.stopped;
+  }
+}
+
+export { StoreError };

@@ -1,0 +1,24 @@
+// Prometheus metrics of one daemon (own registry, so tests can run several daemons in one process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly captured = new Counter({ name: 'adaptclip_frames_captured_total', help: 'Frames captured or triggered, per camera', labelNames: ['camera'], registers: [this.registry] });
+  readonly outcomes = new Counter({ name: 'adaptclip_outcomes_total', help: 'Per-frame outcomes: PASS, FAIL, NO_VERDICT with reason', labelNames: ['camera', 'outcome', 'reason'], registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'adaptclip_queue_depth', help: 'Frames waiting for inference, per camera', labelNames: ['camera'], registers: [this.registry] });
+  readonly queueOldest = new Gauge({ name: 'adaptclip_queue_oldest_age_seconds', help: 'Age of the oldest queued frame, per camera', labelNames: ['camera'], registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: 'adaptclip_capture_to_verdict_seconds', help: 'Capture to stored verdict, per camera', labelNames: ['camera'], registers: [this.registry],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+  });
+  readonly batch = new Histogram({ name: 'adaptclip_inference_batch_size', help: 'Frames per inference call', registers: [this.registry], buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32, 64] });
+  readonly inferSeconds = new Histogram({ name: 'adaptclip_inference_seconds', help: 'Inference call duration', registers: [this.registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] });
+  readonly inferenceRestarts = new Gauge({ name: 'adaptclip_inference_restarts', help: 'Inference sessions recreated after a hang or error', registers: [this.registry] });
+  readonly changeoverSeconds = new Histogram({ name: 'adaptclip_changeover_seconds', help: 'Product activation time', registers: [this.registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30] });
+  readonly diskFree = new Gauge({ name: 'adaptclip_disk_free_bytes', help: 'Free bytes on the data folder disk', registers: [this.registry] });
+  readonly healthy = new Gauge({ name: 'adaptclip_component_healthy', help: '1 when the component is healthy', labelNames: ['component'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

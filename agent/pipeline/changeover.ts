@@ -1,0 +1,154 @@
+// Product changeover: which reference each station judges with. Activation prepares everything first (features,
+// leave-one-out threshold, memory), then commits product + reference version in one transaction and swaps the
+// in-memory reference in one assignment; frames already captured keep the reference they were captured with.
+import sharp from 'sharp';
+import { calibrateThreshold } from '../../models/verdict.ts';
+import type { Store } from '../store/store.ts';
+import type { Detector, Image, Reference } from './ports.ts';
+
+export interface ActivationReport {
+  reference: Reference;
+  ms: number;
+  encodedShots: number;
+}
+
+export interface ShotScore {
+  shotId: number;
+  looScore: number | null;
+}
+
+export async function decodePng(png: Buffer): Promise<Image> {
+  const { data, info } = await sharp(png).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data };
+}
+
+export class Changeover {
+  private readonly refs = new Map<string, Reference>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly listeners: ((ref: Reference) => void)[] = [];
+
+  constructor(private readonly store: Store, private readonly detector: () => Detector) {}
+
+  onChange(fn: (ref: Reference) => void): void {
+    this.listeners.push(fn);
+  }
+
+  current(stationId: string): Reference {
+    return this.refs.get(stationId) ?? {
+      stationId, productId: null, recipeId: 0, recipeName: '', version: 0, state: 'preparing', memory: null, shots: 0,
+      threshold: 1, thresholdSource: 'pack-default', detail: 'starting up',
+    };
+  }
+
+  /** Restores each station's active product from the store (features are recomputed when the pack changed). */
+  async restore(stationIds: string[]): Promise<void> {
+    this.store.dropFeaturesExcept(this.detector().packSha);
+    for (const id of stationIds) {
+      const st = this.store.ensureStation(id);
+      try {
+        await this.withLock(id, () => this.prepare(id, st.activeProductId, st.referenceVersion));
+      } catch (err) {
+        this.set({ ...this.current(id), state: 'error', detail: `cannot restore the reference: ${(err as Error).message}` });
+      }
+    }
+  }
+
+  /** Atomic changeover for one station. Concurrent calls for a station run one after the other, in call order. */
+  activate(stationId: string, productId: number | null, actor: string): Promise<ActivationReport> {
+    return this.withLock(stationId, async () => {
+      const t0 = performance.now();
+      const prepared = await this.prepareParts(productId);
+      const st = this.store.activate(stationId, productId, actor);
+      const reference = this.set(this.referenceOf(stationId, prepared, st.referenceVersion));
+      return { reference, ms: performance.now() - t0, encodedShots: prepared.encoded };
+    });
+  }
+
+  /** After a product's shots or threshold changed: every station running it gets a new reference version. */
+  async refreshProduct(productId: number): Promise<void> {
+    const stations = [...this.refs.values()].filter((r) => r.productId === productId).map((r) => r.stationId);
+    for (const id of stations) {
+      await this.withLock(id, async () => {
+        const prepared = await this.prepareParts(productId);
+        const st = this.store.bumpReference(productId).find((s) => s.id === id) ?? this.store.getStation(id)!;
+        this.set(this.referenceOf(id, prepared, st.referenceVersion));
+      });
+    }
+  }
+
+  /** Features of every shot for the current pack (computing missing ones) and their leave-one-out scores. */
+  async shotScores(productId: number): Promise<ShotScore[]> {
+    const prepared = await this.prepareParts(productId);
+    return prepared.shots.map((s) => ({ shotId: s.id, looScore: s.looScore }));
+  }
+
+  private async prepare(stationId: string, productId: number | null, version: number): Promise<void> {
+    const prepared = await this.prepareParts(productId);
+    this.set(this.referenceOf(stationId, prepared, version));
+  }
+
+  private async prepareParts(productId: number | null) {
+    const detector = this.detector();
+    const product = productId === null ? null : this.store.requireProduct(productId);
+    const shots = product ? this.store.listShots(product.id) : [];
+    let encoded = 0;
+    const feats: { id: number; features: Buffer; looScore: number | null }[] = [];
+    for (const shot of shots) {
+      let f = this.store.shotFeatures(shot.id, detector.packSha);
+      if (!f) {
+        const png = this.store.shotPng(shot.id);
+        if (!png) continue; // deleted meanwhile
+        const features = await detector.encodeShot(await decodePng(png));
+        this.store.putShotFeatures(shot.id, detector.packSha, features);
+        f = { features, looScore: null };
+        encoded++;
+      }
+      feats.push({ id: shot.id, ...f });
+    }
+    if (feats.length >= 2 && feats.some((f) => f.looScore === null)) {
+      // Leave-one-out: each shot judged against the others tells how far normal parts score.
+      const scores = new Map<number, number | null>();
+      for (const f of feats) {
+        const others = feats.filter((o) => o !== f).map((o) => o.features);
+        const png = this.store.shotPng(f.id)!;
+        const [res] = await detector.infer([await decodePng(png)], detector.memoryFrom(others));
+        f.looScore = res!.score;
+        scores.set(f.id, res!.score);
+      }
+      this.store.setLooScores(detector.packSha, scores);
+    }
+    const looScores = feats.map((f) => f.looScore).filter((s): s is number => s !== null);
+    const choice = calibrateThreshold(looScores, detector.defaultThreshold, product?.threshold ?? undefined);
+    const memory = feats.length ? detector.memoryFrom(feats.map((f) => f.features)) : null;
+    return { product, shots: feats, memory, threshold: choice, encoded };
+  }
+
+  private referenceOf(stationId: string, p: Awaited<ReturnType<Changeover['prepareParts']>>, version: number): Reference {
+    return {
+      stationId,
+      productId: p.product?.id ?? null,
+      recipeId: p.product?.recipeId ?? 0,
+      recipeName: p.product?.name ?? '',
+      version,
+      state: 'ready',
+      memory: p.memory,
+      shots: p.shots.length,
+      threshold: p.threshold.threshold,
+      thresholdSource: p.threshold.source,
+      detail: p.shots.length ? `few-shot with ${p.shots.length} normal shot${p.shots.length > 1 ? 's' : ''}` : 'zero-shot: no normal shots registered',
+    };
+  }
+
+  private set(ref: Reference): Reference {
+    this.refs.set(ref.stationId, ref);
+    for (const fn of this.listeners) fn(ref);
+    return ref;
+  }
+
+  private withLock<T>(stationId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(stationId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    this.locks.set(stationId, run.catch(() => undefined));
+    return run;
+  }
+}

@@ -1,0 +1,40 @@
+// The models/ runtime behind the pipeline's Detector port. Shot features are stored per shot (one ShotMemory each)
+// and joined into one memory at changeover, so adding or removing a shot never re-encodes the others.
+import { createDetector, deserializeShotMemory, loadPack, ShotMemory, type Pack } from '../../models/index.ts';
+import type { Detector, DetectorFactory, Image, Memory } from './ports.ts';
+
+export interface PackDetectorOptions {
+  packDir: string;
+  device: 'cpu' | 'cuda';
+  threads?: number;
+  warn: (message: string) => void;
+}
+
+export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory {
+  let pack: Promise<Pack> | null = null;
+  return async () => {
+    pack ??= loadPack(opts.packDir).catch((err: unknown) => {
+      pack = null;
+      throw err;
+    });
+    const p = await pack;
+    const det = await createDetector(p, {
+      providers: opts.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      logger: { warn: opts.warn },
+    });
+    const raw = (img: Image) => ({ rgb: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), width: img.width, height: img.height });
+    const detector: Detector = {
+      packId: p.id,
+      packSha: p.sha256,
+      defaultThreshold: p.manifest.defaultThreshold,
+      provider: det.provider,
+      encodeShot: async (img) => (await det.encodeShots([raw(img)])).serialize(),
+      memoryFrom: (features): Memory => ShotMemory.concat(features.map((f) => deserializeShotMemory(f, p))),
+      infer: async (images, memory) =>
+        (await det.infer(images.map(raw), (memory as ShotMemory | null) ?? null)).map((i) => ({ score: i.score, map: i.map, mapSize: i.size, mode: i.mode })),
+      dispose: () => det.close(),
+    };
+    return detector;
+  };
+}

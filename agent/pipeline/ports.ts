@@ -1,0 +1,58 @@
+// The pipeline's view of its neighbours. The daemon wires the real models/ runtime, drivers/ and adapters/ behind these.
+import type { NoVerdictReason } from '../../adapters/types.ts';
+
+export type { Frame, FrameSource, SourceStatus } from '../../drivers/types.ts';
+export type { VerdictRecord, VerdictSink, SinkCommands, StationStatus, Alarm, NoVerdictReason } from '../../adapters/types.ts';
+
+/** Packed RGB24 image, width*height*3 bytes. */
+export interface Image {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface Inference {
+  score: number;
+  /** Fused anomaly map, mapSize×mapSize, row-major, 0..1. */
+  map: Float32Array;
+  mapSize: number;
+  mode: 'zero-shot' | 'few-shot';
+}
+
+/** Opaque few-shot memory built from shot features; only the detector that built it understands it. */
+export type Memory = unknown;
+
+export interface Detector {
+  readonly packId: string; // name@sha (short)
+  readonly packSha: string;
+  readonly defaultThreshold: number;
+  readonly provider: string; // e.g. "cpu", "cuda"
+  /** Features of one normal shot, serialised for the store (keyed there by pack sha). */
+  encodeShot(image: Image): Promise<Buffer>;
+  /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
+  memoryFrom(features: Buffer[]): Memory;
+  infer(images: Image[], memory: Memory | null): Promise<Inference[]>;
+  dispose(): Promise<void>;
+}
+
+export type DetectorFactory = () => Promise<Detector>;
+
+/** What a frame is judged with, snapshotted when the frame is captured (changeover never changes it afterwards). */
+export interface Reference {
+  stationId: string;
+  productId: number | null;
+  recipeId: number;
+  recipeName: string;
+  version: number;
+  /** 'ready' frames are inspected; 'preparing'/'error' frames become NO_VERDICT{no_reference}. */
+  state: 'ready' | 'preparing' | 'error';
+  memory: Memory | null;
+  shots: number;
+  threshold: number;
+  thresholdSource: 'override' | 'shots' | 'pack-default';
+  detail: string;
+}
+
+export type Outcome =
+  | { kind: 'verdict'; inference: Inference; inferenceMs: number }
+  | { kind: 'no_verdict'; reason: NoVerdictReason; detail: string };

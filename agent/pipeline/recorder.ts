@@ -1,0 +1,88 @@
+// Settles a frame: judge it (threshold of the reference it was captured with), store it with its resultSeq and
+// outbox entry in one transaction, then publish. Masks are made only where they are kept or published.
+import { createHash } from 'node:crypto';
+import { ulid } from 'ulid';
+import { judgeFrame, maskPng, type FrameVerdict } from '../../models/verdict.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Store } from '../store/store.ts';
+import type { VerdictRecord, VerdictSink } from './ports.ts';
+import type { Settle } from './station.ts';
+
+export interface RecorderDeps {
+  store: Store;
+  sinks: () => VerdictSink[];
+  packId: () => string;
+  publicUrl: () => string;
+  metrics: Metrics;
+  log: { warn: (o: object, m: string) => void };
+}
+
+const NO_DEFECTS = { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0] as [number, number, number, number], boxes: [] };
+
+export function createRecorder(deps: RecorderDeps): Settle {
+  return async (station, job, outcome, startedAt) => {
+    const { frame, ref } = job;
+    let judged: FrameVerdict | null = null;
+    let mask: VerdictRecord['mask'] = null;
+    const resultId = ulid();
+    if (outcome.kind === 'verdict') {
+      const inf = outcome.inference;
+      judged = judgeFrame(sanitize(inf.score), inf.map, inf.mapSize, frame, { threshold: ref.threshold });
+      const wantMask = station.entry.keepMasks === 'all' || (judged.verdict === 'fail' && judged.defects.count > 0);
+      if (wantMask) {
+        const png = await maskPng(judged);
+        mask = { png, width: frame.width, height: frame.height, sha256: createHash('sha256').update(png).digest('hex'), uri: `${deps.publicUrl()}/results/${resultId}/mask.png` };
+      }
+    }
+    const decidedAt = Date.now();
+    const verdictOutcome = judged ? (judged.verdict === 'fail' ? 'FAIL' : 'PASS') : 'NO_VERDICT';
+    const record = deps.store.recordResult({
+      resultId,
+      stationId: station.id,
+      cameraId: station.cameraId,
+      partId: job.partId,
+      triggerSeq: frame.triggerSeq ?? 0,
+      recipeId: ref.recipeId,
+      recipeName: ref.recipeName,
+      modelVersion: deps.packId(),
+      referenceVersion: ref.version,
+      outcome: verdictOutcome,
+      ...(outcome.kind === 'no_verdict' ? { noVerdictReason: outcome.reason } : {}),
+      verdictCode: verdictOutcome === 'PASS' ? 1 : verdictOutcome === 'FAIL' ? 2 : 3,
+      mode: outcome.kind === 'verdict' ? outcome.inference.mode : 'none',
+      shots: ref.shots,
+      anomalyScore: judged?.score ?? 0,
+      threshold: ref.threshold,
+      defects: judged ? { count: judged.defects.count, areaPx: judged.defects.areaPx, areaPct: judged.defects.areaPct, bbox: judged.defects.bbox, boxes: judged.defects.boxes } : NO_DEFECTS,
+      mask,
+      timing: {
+        acquiredAt: new Date(frame.capturedAt).toISOString(),
+        decidedAt: new Date(decidedAt).toISOString(),
+        processingMs: decidedAt - frame.capturedAt,
+        queueMs: Math.max(0, startedAt - job.enqueuedAt),
+        ...(outcome.kind === 'verdict' ? { inferenceMs: outcome.inferenceMs } : {}),
+      },
+      frameSeq: frame.seq,
+      productId: ref.productId,
+      width: frame.width,
+      height: frame.height,
+      keepMask: station.entry.keepMasks !== 'none',
+    });
+    for (const sink of deps.sinks()) {
+      try {
+        sink.publishVerdict(record);
+      } catch (err) {
+        deps.log.warn({ sink: sink.name, err: (err as Error).message }, 'sink refused a verdict');
+      }
+    }
+    if (frame.rgb.length) station.live = { frame, verdict: record, judged };
+    const m = deps.metrics;
+    m.outcomes.inc({ camera: station.cameraId, outcome: record.outcome, reason: record.noVerdictReason ?? '' });
+    m.latency.observe({ camera: station.cameraId }, record.timing.processingMs / 1000);
+    return record;
+  };
+}
+
+function sanitize(score: number): number {
+  return Number.isFinite(score) ? score : 0;
+}

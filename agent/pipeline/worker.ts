@@ -1,0 +1,230 @@
+// One inference worker per device: it batches frames across cameras and survives hung or failing sessions.
+import type { Frame, Detector, DetectorFactory, Image, Outcome, Reference } from './ports.ts';
+import type { BoundedQueue } from './queue.ts';
+
+export interface Job {
+  frame: Frame;
+  ref: Reference;
+  enqueuedAt: number;
+  partId: string;
+}
+
+export interface JobSource {
+  readonly id: string;
+  readonly queue: BoundedQueue<Job>;
+}
+
+export interface WorkerOptions {
+  factory: DetectorFactory;
+  maxBatch: number;
+  batchTimeoutMs: number;
+  inferTimeoutMs: number;
+  /** Called once per job with its outcome; the worker never drops a job without calling it. */
+  settle: (job: Job, outcome: Outcome, startedAt: number) => void;
+  log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void };
+  onBatch?: (size: number, ms: number) => void;
+}
+
+export type WorkerState = 'starting' | 'ready' | 'recovering' | 'failed' | 'stopped';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class InferenceWorker {
+  private detector: Detector | null = null;
+  private readonly sources: JobSource[] = [];
+  private next = 0; // round-robin start
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private stopping = false;
+  state: WorkerState = 'starting';
+  restarts = 0;
+  lastError = '';
+  busy = 0; // frames in the current inference call
+  private current: Job[] = [];
+
+  constructor(private readonly opts: WorkerOptions) {}
+
+  async start(): Promise<void> {
+    await this.recreate('start');
+    this.loopDone = this.loop();
+  }
+
+  /** The live detector, for changeover work (shot encoding, leave-one-out). Throws while recovering. */
+  get active(): Detector {
+    if (!this.detector || this.state !== 'ready') throw new Error(`inference is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}; retry in a moment`);
+    return this.detector;
+  }
+
+  get provider(): string {
+    return this.detector?.provider ?? 'none';
+  }
+
+  attach(source: JobSource): void {
+    this.sources.push(source);
+  }
+
+  detach(id: string): void {
+    const i = this.sources.findIndex((s) => s.id === id);
+    if (i >= 0) this.sources.splice(i, 1);
+  }
+
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops taking new batches, lets the running one finish (bounded by inferTimeoutMs), disposes the session. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.notify();
+    await this.loopDone;
+    await this.detector?.dispose().catch(() => {});
+    this.detector = null;
+    this.state = 'stopped';
+  }
+
+  private queued(): number {
+    return this.sources.reduce((n, s) => n + s.queue.length, 0);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      if (this.state !== 'ready') {
+        await this.recreate('recover');
+        continue;
+      }
+      if (this.queued() === 0) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        continue;
+      }
+      if (this.opts.batchTimeoutMs > 0 && this.queued() < this.opts.maxBatch && this.sources.length > 1) {
+        // Give other cameras a moment to fill the batch; a full batch goes at once.
+        const until = Date.now() + this.opts.batchTimeoutMs;
+        while (!this.stopping && this.queued() < this.opts.maxBatch && Date.now() < until) {
+          await Promise.race([sleep(until - Date.now()), new Promise<void>((r) => (this.wake = r))]);
+          this.wake = null;
+        }
+      }
+      const batch = this.collect();
+      if (batch.length) await this.run(batch);
+    }
+  }
+
+  /** Round-robin across cameras; one batch shares one reference memory (the detector takes one memory per call). */
+  private collect(): Job[] {
+    const batch: Job[] = [];
+    let memory: unknown = undefined;
+    for (let pass = 0; pass < this.opts.maxBatch && batch.length < this.opts.maxBatch; pass++) {
+      let took = false;
+      for (let k = 0; k < this.sources.length && batch.length < this.opts.maxBatch; k++) {
+        const src = this.sources[(this.next + k) % this.sources.length]!;
+        const head = src.queue.peek();
+        if (!head) continue;
+        if (memory === undefined) memory = head.ref.memory;
+        if (head.ref.memory !== memory) continue;
+        batch.push(src.queue.shift()!);
+        took = true;
+      }
+      if (!took) break;
+    }
+    this.next = (this.next + 1) % Math.max(1, this.sources.length);
+    return batch;
+  }
+
+  private async run(batch: Job[]): Promise<void> {
+    const detector = this.detector!;
+    const startedAt = Date.now();
+    const images: Image[] = batch.map((j) => imageOf(j.frame));
+    this.current = batch;
+    this.busy = batch.length;
+    let timer: NodeJS.Timeout | undefined;
+    const call = detector.infer(images, batch[0]!.ref.memory);
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.inferTimeoutMs)));
+    const result = await Promise.race([call.then((v) => ({ ok: v }), (e: unknown) => ({ err: e })), timeout]);
+    clearTimeout(timer);
+    this.current = [];
+    this.busy = 0;
+    const ms = Date.now() - startedAt;
+    if (result === 'timeout') {
+      this.lastError = `inference hung for more than ${this.opts.inferTimeoutMs} ms`;
+      this.opts.log.error({ batch: batch.length, ms }, 'inference hung; frames become NO_VERDICT{timeout}, recreating the session');
+      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'timeout', detail: this.lastError }, startedAt);
+      this.abandon(detector, call);
+      return;
+    }
+    if ('err' in result) {
+      this.lastError = `inference failed: ${result.err instanceof Error ? result.err.message : String(result.err)}`;
+      this.opts.log.error({ batch: batch.length }, `${this.lastError}; recreating the session`);
+      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
+      this.abandon(detector, call);
+      return;
+    }
+    if (result.ok.length !== batch.length) {
+      this.lastError = `detector returned ${result.ok.length} results for ${batch.length} frames`;
+      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
+      this.abandon(detector, call);
+      return;
+    }
+    this.opts.onBatch?.(batch.length, ms);
+    batch.forEach((job, i) => this.opts.settle(job, { kind: 'verdict', inference: result.ok[i]!, inferenceMs: ms }, startedAt));
+  }
+
+  /** Forget a broken session; dispose it once its call settles (a hung call may never settle, so never wait on it). */
+  private abandon(detector: Detector, call: Promise<unknown>): void {
+    this.detector = null;
+    this.state = 'recovering';
+    void call.then(() => undefined, () => undefined).finally(() => detector.dispose().catch(() => {}));
+  }
+
+  private async recreate(why: 'start' | 'recover'): Promise<void> {
+    let delay = 250;
+    for (;;) {
+      try {
+        this.detector = await this.opts.factory();
+        if (why === 'recover') this.restarts++;
+        this.state = 'ready';
+        this.opts.log.info({ provider: this.detector.provider, pack: this.detector.packId, restarts: this.restarts }, why === 'start' ? 'inference session ready' : 'inference session recreated');
+        return;
+      } catch (err) {
+        this.lastError = `cannot create the inference session: ${err instanceof Error ? err.message : String(err)}`;
+        if (why === 'start') {
+          this.state = 'failed';
+          throw new Error(this.lastError);
+        }
+        this.state = 'failed';
+        this.opts.log.error({ retryInMs: delay }, this.lastError);
+        if (this.stopping) return;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+}
+
+export function imageOf(frame: Frame): Image {
+  if (frame.model) return { width: frame.model.size, height: frame.model.size, data: frame.model.rgb };
+  return { width: frame.width, height: frame.height, data: frame.rgb };
+}
+
+/** Test-only fault injection: after `hangAfterCalls` calls, the next `hangCalls` calls sleep `hangMs` first. */
+export function withFaults(factory: DetectorFactory, faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number } | undefined): DetectorFactory {
+  if (!faults || faults.hangAfterCalls === undefined) return factory;
+  let calls = 0;
+  return async () => {
+    const d = await factory();
+    return {
+      get packId() { return d.packId; },
+      get packSha() { return d.packSha; },
+      get defaultThreshold() { return d.defaultThreshold; },
+      get provider() { return d.provider; },
+      encodeShot: (img) => d.encodeShot(img),
+      memoryFrom: (f) => d.memoryFrom(f),
+      dispose: () => d.dispose(),
+      infer: async (images, memory) => {
+        calls++;
+        if (calls > faults.hangAfterCalls! && calls <= faults.hangAfterCalls! + faults.hangCalls) await sleep(faults.hangMs);
+        return d.infer(images, memory);
+      },
+    };
+  };
+}
