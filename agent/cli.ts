@@ -1,6 +1,7 @@
 // The `adaptclip-edge` command line. Each sub-command lives in agent/commands/<name>.ts and registers itself here.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerBackupCommands } from './commands/backup.ts';
 import { registerPackCommands } from './commands/pack.ts';
 import { registerInspectCommands } from './commands/inspect.ts';
 import { registerRunCommands } from './commands/run.ts';
@@ -15,6 +16,7 @@ export function buildCli(): Command {
   registerPackCommands(program);
   registerInspectCommands(program);
   registerRunCommands(program);
+  registerBackupCommands(program);
   return program;
 }
 

@@ -155,3 +155,33 @@ test('backup refuses to overwrite an existing file or to run without a store', a
   t.regex(e2?.message ?? '', /^backup: no store at .*nope\.db; start the daemon once/);
   t.false(existsSync(join(dir, 'c.tar')));
 });
+
+test('the CLI finds the store through the config, backs up, refuses a running daemon and restores after it stops', async (t) => {
+  const dir = tempDir(t);
+  const configFile = join(dir, 'config.yaml');
+  // A config the daemon accepts; its dataDir is where the daemon (and so backup/restore) put agent.db.
+  writeFileSync(configFile, `agent:\n  dataDir: ${join(dir, 'var')}\nmodel:\n  pack: models/packs/demo-tiny\n`);
+  const store = new Store(join(dir, 'var', 'agent.db'));
+  store.createProduct({ name: 'cli-product' }, 'test');
+  const cli = (...args: string[]) => run(process.execPath, ['agent/bin.js', ...args]);
+  const out = join(dir, 'cli.tar');
+  const backup = await cli('backup', '--config', configFile, '--out', out);
+  t.regex(backup.stdout, new RegExp(`^backup written to ${out} \\(schema ${LATEST_VERSION}, store \\d+ bytes, config\\.yaml\\)`));
+  const busy = await t.throwsAsync(cli('restore', '--config', configFile, '--from', out)) as Error & { stderr: string; code: number };
+  t.is(busy.code, 1);
+  t.regex(busy.stderr, /^adaptclip-edge: restore: the store .*agent\.db is in use, the daemon is probably running; stop it first \(systemctl stop adaptclip-edge\)\n$/);
+  store.createProduct({ name: 'after-backup' }, 'test');
+  store.close();
+  const restored = await cli('restore', '--config', configFile, '--from', out);
+  t.regex(restored.stdout, /^restored schema \d+ store to .*agent\.db; the previous store is kept as .*agent\.db\.before-restore-/);
+  t.deepEqual(productNames(join(dir, 'var', 'agent.db')), ['cli-product']);
+});
+
+test('the CLI explains a config it cannot read instead of guessing a store', async (t) => {
+  const dir = tempDir(t);
+  const configFile = join(dir, 'broken.yaml');
+  writeFileSync(configFile, 'agent: [unclosed\n');
+  const err = await t.throwsAsync(run(process.execPath, ['agent/bin.js', 'backup', '--config', configFile, '--out', join(dir, 'x.tar')])) as Error & { stderr: string };
+  t.regex(err.stderr, /^adaptclip-edge: cannot tell where the store is from .*broken\.yaml: .*YAML syntax/);
+  t.false(existsSync(join(dir, 'x.tar')));
+});

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { ConfigError, loadConfig, resolvePath } from '../config/load.ts';
 import { LATEST_VERSION } from '../store/migrations.ts';
 
 const run = promisify(execFile);
@@ -181,7 +182,24 @@ export async function restoreBackup(opts: { backup: string; storeFile: string; c
   }
 }
 
-export function registerBackupCommands(program: Command, resolveStoreFile: (configFile: string) => string): void {
+/**
+ * The store file the daemon opens for this config: <agent.dataDir>/agent.db, relative to the working directory as in
+ * the daemon. An invalid config still names its dataDir, so a broken setup can be backed up and restored.
+ */
+export function storeFileFor(configFile: string): string {
+  let dataDir: string;
+  try {
+    dataDir = loadConfig(configFile).config.agent.dataDir;
+  } catch (err) {
+    // Same fallback as the daemon's safe mode: the file's dataDir when it is a string, else ./data.
+    const raw = err instanceof ConfigError ? (err.raw as { agent?: { dataDir?: unknown } } | null | undefined) : undefined;
+    if (raw === undefined || raw === null) throw new BackupError(`cannot tell where the store is from ${configFile}: ${(err as Error).message.split('\n')[0]}`);
+    dataDir = typeof raw.agent?.dataDir === 'string' ? raw.agent.dataDir : './data';
+  }
+  return join(resolvePath(dataDir), 'agent.db');
+}
+
+export function registerBackupCommands(program: Command, resolveStoreFile: (configFile: string) => string = storeFileFor): void {
   program
     .command('backup')
     .description('write a consistent copy of the SQLite store plus the config into one tar file (safe while the daemon runs)')
