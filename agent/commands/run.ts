@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { Daemon, type DaemonParts } from '../daemon.ts';
 import { realParts } from '../parts.ts';
+import { createSystemdNotifier, startWatchdog } from '../systemd.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -38,9 +39,12 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
         return;
       }
       const daemon = new Daemon({ configFile: opts.config, config: loaded?.config ?? null, configProblems: problems, safe: safeValues(raw ?? readRaw(opts.config)), parts: parts(), version });
+      // systemd (Type=notify): READY after start, watchdog pings only while inference lives, STOPPING on signal.
+      const systemd = createSystemdNotifier({ onError: (err) => daemon.log.warn({ err: err.message }, 'sd_notify failed') });
       const shutdown = (signal: string) => {
         const limit = loaded?.config.agent.shutdownTimeoutMs ?? 8000;
         daemon.log.info({ signal }, 'stopping');
+        void systemd.stopping(`stopping on ${signal}`);
         const hard = setTimeout(() => {
           daemon.log.error({ limitMs: limit }, 'shutdown took too long; exiting anyway');
           process.exit(1);
@@ -59,6 +63,9 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
       const where = await daemon.start();
+      // Safe mode has no pipeline by design; a restart would not fix the config, so it keeps the watchdog fed.
+      startWatchdog(systemd, () => daemon.safeMode || (daemon.worker !== null && daemon.worker.state !== 'failed' && daemon.worker.state !== 'stopped'));
+      void systemd.ready(daemon.safeMode ? 'SAFE MODE: invalid config' : `running, ${where.stations.length} station(s)`);
       const cfg = loaded?.config;
       const lines = [
         `adaptclip-edge ${version} ${daemon.safeMode ? 'in SAFE MODE (invalid config: API up, no cameras)' : 'running'}`,
