@@ -1,5 +1,8 @@
 // The real parts the daemon runs with: models/ runtime, drivers/ cameras, adapters/ sinks.
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { createOutbox } from '../adapters/mqtt/outbox.ts';
+import { createMqttSink } from '../adapters/mqtt/sink.ts';
 import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
@@ -8,15 +11,23 @@ import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 export function realParts(): DaemonParts {
   return {
     detectorFactory: (cfg: AgentConfig) =>
       packDetectorFactory({ packDir: resolvePath(cfg.model.pack), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
     sourceFactory: (c) => createFrameSource(c),
-    sinkFactory: (cfg: AgentConfig, _store: Store, log: Logger): VerdictSink[] => {
+    sinkFactory: (cfg: AgentConfig, store: Store, log: Logger): VerdictSink[] => {
       const sinks: VerdictSink[] = [];
       if (cfg.opcua?.enabled) log.warn('OPC UA is configured but the adapters/ OPC UA server is not part of this build yet');
-      if (cfg.mqtt) log.warn('MQTT is configured but the adapters/ MQTT sink is not wired yet');
+      if (cfg.mqtt) {
+        const mqtt = { ...cfg.mqtt, site: cfg.mqtt.site ?? cfg.agent.site, line: cfg.mqtt.line ?? cfg.agent.line, agentId: cfg.mqtt.agentId ?? cfg.agent.id };
+        const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
+        // The outbox row commits in the same transaction as the result row (kill -9 can never split them).
+        store.onResult((v) => outbox.enqueue(v));
+        sinks.push(createMqttSink(mqtt, { outbox, agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } }));
+      }
       return sinks;
     },
   };
