@@ -71,11 +71,14 @@ export const gigeCameraSchema = z.strictObject({
   exposureUs: z.number().positive().optional(),
   /** Gain in dB. */
   gain: z.number().min(0).optional(),
-  /** free: free-run; hardware: TriggerMode=On on a line input; software: frames only on trigger(). */
-  trigger: z.enum(['free', 'hardware', 'software']).default('free'),
+  /** free: free-run; hardware: TriggerMode=On on triggerSource (a line input). */
+  trigger: z.enum(['free', 'hardware']).default('free'),
   triggerSource: z.string().min(1).default('Line1'),
   /** Expected-part window for hardware trigger: no frame for this long is not a stall while idle. */
   idleOk: z.boolean().default(false),
+}).refine((c) => c.pixelFormat !== 'RGB8' || c.width % 4 === 0, {
+  path: ['width'],
+  message: 'RGB8 needs a width that is a multiple of 4 (GStreamer pads RGB rows to 4 bytes); use Mono8/Bayer or a width like 520',
 });
 
 export const folderCameraSchema = z.strictObject({

@@ -8,9 +8,9 @@ import { scrubCredentials } from './stderr-tail.ts';
 const RAW_OUT = ['-an', '-sn', '-dn', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-fps_mode', 'passthrough'];
 
 /** The video filter chain and outputs shared by every ffmpeg-tailed source. */
-export function rawOutputs(opts: { width?: number | undefined; height?: number | undefined; fps?: number | undefined; modelSize?: number | undefined; inputLabel?: string }): Pick<FfmpegSpec, 'complexFilter' | 'outputs'> {
-  const input = opts.inputLabel ?? '[0:v:0]';
-  const steps: string[] = [];
+export function rawOutputs(opts: { width?: number | undefined; height?: number | undefined; fps?: number | undefined; modelSize?: number | undefined; prefilters?: string[] }): Pick<FfmpegSpec, 'complexFilter' | 'outputs'> {
+  const input = '[0:v:0]';
+  const steps: string[] = [...(opts.prefilters ?? [])];
   if (opts.fps !== undefined) steps.push(`fps=${opts.fps}`);
   if (opts.width !== undefined && opts.height !== undefined) steps.push(`scale=${opts.width}:${opts.height}:flags=bicubic`);
   const chain = steps.length ? steps.join(',') : 'null';

@@ -2,6 +2,7 @@
 import { parseCameraConfig, type CameraConfig, type CameraConfigInput } from './config.ts';
 import { FfmpegSource } from './ffmpeg-source.ts';
 import { FolderSource } from './folder.ts';
+import { GigeSource } from './gige.ts';
 import { SyntheticSource } from './synthetic.ts';
 import type { FrameSource } from './types.ts';
 
@@ -20,7 +21,7 @@ export function createFrameSource(config: CameraConfig | CameraConfigInput): Fra
     case 'rtsp':
     case 'ffmpeg':
       return new FfmpegSource(parsed);
-    default:
-      throw new Error(`camera ${parsed.id}: driver type "${parsed.type}" is not available yet`);
+    case 'gige':
+      return new GigeSource(parsed);
   }
 }
