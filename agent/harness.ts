@@ -71,7 +71,7 @@ export async function startHarness(extra: Record<string, unknown> = {}, opts: Ha
       const res = await fetch(url + path, {
         method,
         headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body === undefined ? {} : { 'content-type': isBuf ? 'image/png' : 'application/json' }), ...headers },
-        ...(body === undefined ? {} : { body: isBuf ? (body as Buffer) : JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: isBuf ? new Uint8Array(body as Buffer) : JSON.stringify(body) }),
       });
       const type = res.headers.get('content-type') ?? '';
       return { status: res.status, body: (type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer())) as T };
