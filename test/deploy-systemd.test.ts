@@ -1,10 +1,11 @@
 import test from 'ava';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { freePort } from './helpers/mosquitto.ts';
 import { createSystemdNotifier, startWatchdog, watchdogPeriodMs } from '../agent/systemd.ts';
 
 const run = promisify(execFile);
@@ -93,7 +94,7 @@ while True:
     if text != "BARRIER=1": print(text.replace("\\n", "|"), flush=True)
 `;
 
-async function startListener(t: { teardown(fn: () => void): void }): Promise<{ socket: string; messages: string[]; next(): Promise<string> }> {
+async function startListener(t: { teardown(fn: () => void): void }): Promise<{ socket: string; messages: string[]; next(): Promise<string>; skipAll(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'notify-'));
   const socket = join(dir, 'notify.sock');
   const child: ChildProcess = spawn('/usr/bin/python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -115,7 +116,9 @@ async function startListener(t: { teardown(fn: () => void): void }): Promise<{ s
       if (read < messages.length) resolve(messages[read++]!);
       else waiters.push((line) => { read++; resolve(line); });
     });
-  return { socket, messages, next };
+  // Pending waiters only exist when everything was read, so skipping just moves the read position.
+  const skipAll = () => { read = messages.length; };
+  return { socket, messages, next, skipAll };
 }
 
 test('ready, watchdog and stopping reach a real notify socket through systemd-notify', async (t) => {
@@ -178,4 +181,48 @@ test('WATCHDOG_USEC is honoured only for the process WATCHDOG_PID names', (t) =>
   t.is(watchdogPeriodMs({ WATCHDOG_USEC: '20000000', WATCHDOG_PID: '8' }, 7), null);
   t.is(watchdogPeriodMs({ WATCHDOG_USEC: 'x' }, 7), null);
   t.is(watchdogPeriodMs({}, 7), null);
+});
+
+test('the daemon says READY, feeds the watchdog, stops feeding once its inference is dead, and says STOPPING', async (t) => {
+  const listener = await startListener(t);
+  const dir = mkdtempSync(join(tmpdir(), 'watchdog-daemon-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pack = join(dir, 'pack');
+  cpSync('models/packs/demo-tiny', pack, { recursive: true });
+  // The 6th inference call hangs past inferTimeoutMs, so the worker recreates its session from the pack, which is
+  // gone by then: inference stays dead (state "failed", retrying) and systemd must be left to restart the daemon.
+  writeFileSync(join(dir, 'config.yaml'), [
+    'agent:', `  dataDir: ${join(dir, 'data')}`, 'model:', `  pack: ${pack}`, '  inferTimeoutMs: 300',
+    'cameras:', '  - station: ST1', '    source: { type: synthetic, id: cam1, fps: 5, width: 64, height: 64 }',
+    'http:', '  host: 127.0.0.1', `  port: ${await freePort()}`, 'faults: { hangAfterCalls: 5, hangCalls: 1000, hangMs: 5000 }', '',
+  ].join('\n'));
+  const daemon = spawn(process.execPath, ['agent/bin.js', 'run', '--config', join(dir, 'config.yaml')], {
+    env: { ...process.env, NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '600000' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+  t.teardown(() => { if (daemon.exitCode === null) daemon.kill('SIGKILL'); });
+
+  t.regex(await listener.next(), new RegExp(`^READY=1\\|MAINPID=${daemon.pid}\\|STATUS=running, 1 station`));
+  rmSync(pack, { recursive: true, force: true });
+  t.is(await listener.next(), 'WATCHDOG=1');
+  // Wait until the pings stop, then make sure they stay stopped for several watchdog periods.
+  const deadline = Date.now() + 20_000;
+  let lastCount = -1;
+  while (Date.now() < deadline) {
+    lastCount = listener.messages.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    if (listener.messages.length === lastCount) break;
+  }
+  t.is(listener.messages.length, lastCount, `pings never stopped; daemon stderr: ${stderr.slice(-500)}`);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is(listener.messages.length, lastCount, 'no ping while inference is dead');
+  t.true(listener.messages.filter((m) => m === 'WATCHDOG=1').length >= 2);
+  t.regex(stderr, /cannot create the inference session/); // the reason the pings stopped, in the journal
+
+  listener.skipAll();
+  daemon.kill('SIGTERM');
+  t.is(await listener.next(), 'STOPPING=1|STATUS=stopping on SIGTERM');
+  t.is(await exited, 0);
 });
