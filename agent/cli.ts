@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBackupCommands } from './commands/backup.ts';
+import { registerCameraCommands } from './commands/camera.ts';
 import { registerPackCommands } from './commands/pack.ts';
 import { registerInspectCommands } from './commands/inspect.ts';
+import { registerBenchCommands } from './commands/bench.ts';
 import { registerRunCommands } from './commands/run.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,8 +17,10 @@ export function buildCli(): Command {
     .showHelpAfterError();
   registerPackCommands(program);
   registerInspectCommands(program);
+  registerBenchCommands(program);
   registerRunCommands(program);
   registerBackupCommands(program);
+  registerCameraCommands(program);
   return program;
 }
 
