@@ -197,10 +197,11 @@ test('the daemon says READY, feeds the watchdog, stops feeding once its inferenc
     'http:', '  host: 127.0.0.1', `  port: ${await freePort()}`, 'faults: { hangAfterCalls: 5, hangCalls: 1000, hangMs: 5000 }', '',
   ].join('\n'));
   const daemon = spawn(process.execPath, ['agent/bin.js', 'run', '--config', join(dir, 'config.yaml')], {
-    env: { ...process.env, NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '600000' }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '600000' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  let log = ''; // pino writes to stdout, which journald keeps
+  daemon.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
   t.teardown(() => { if (daemon.exitCode === null) daemon.kill('SIGKILL'); });
 
@@ -215,11 +216,11 @@ test('the daemon says READY, feeds the watchdog, stops feeding once its inferenc
     await new Promise((r) => setTimeout(r, 1500));
     if (listener.messages.length === lastCount) break;
   }
-  t.is(listener.messages.length, lastCount, `pings never stopped; daemon stderr: ${stderr.slice(-500)}`);
+  t.is(listener.messages.length, lastCount, `pings never stopped; daemon log: ${log.slice(-500)}`);
   await new Promise((r) => setTimeout(r, 1500));
   t.is(listener.messages.length, lastCount, 'no ping while inference is dead');
   t.true(listener.messages.filter((m) => m === 'WATCHDOG=1').length >= 2);
-  t.regex(stderr, /cannot create the inference session/); // the reason the pings stopped, in the journal
+  t.regex(log, /cannot create the inference session/); // the reason the pings stopped, in the journal
 
   listener.skipAll();
   daemon.kill('SIGTERM');
