@@ -58,10 +58,10 @@ test('--validate-config on an invalid file exits non-zero and prints the problem
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, BAD);
-  const err = (await t.throwsAsync(run(process.execPath, [...CLI, 'run', '--config', file, '--validate-config']))) as { code: number; stderr: string };
+  const err = (await t.throwsAsync(run(process.execPath, [...CLI, 'run', '--config', file, '--validate-config']))) as unknown as { code: number; stderr: string };
   t.is(err.code, 2);
   t.true(err.stderr.includes(`${file}:8: cameras[0].fsp: unknown key`), err.stderr);
-  const missing = (await t.throwsAsync(run(process.execPath, [...CLI, 'run', '--config', join(dir, 'nope.yaml'), '--validate-config']))) as { code: number; stderr: string };
+  const missing = (await t.throwsAsync(run(process.execPath, [...CLI, 'run', '--config', join(dir, 'nope.yaml'), '--validate-config']))) as unknown as { code: number; stderr: string };
   t.is(missing.code, 2);
   t.regex(missing.stderr, /cannot read config .*nope\.yaml: ENOENT; pass an existing file with --config/);
 });
