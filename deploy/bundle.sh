@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the offline bundle: one tar.gz with the app, its production node_modules (native modules as installed
+# Builds the offline bundle: one tar.gz with the app as committed at HEAD, its production node_modules (native modules as installed
 # here, so build it on the same OS, CPU architecture and Node.js major as the line PC), the demo pack and
 # deploy/install.sh. Installing it needs Node.js and nothing from the network.
 #
@@ -41,15 +41,14 @@ trap 'rm -rf "$stage"' EXIT
 app="$stage/$name/app"
 mkdir -p "$app"
 
-# The app: the files git tracks (working-tree content), without tests and CI; plus the demo pack.
-{
-  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files --cached -z | tr '\0' '\n' | while IFS= read -r f; do [[ -e $f ]] && printf '%s\n' "$f"; done
-  else
-    find agent adapters drivers models deploy package.json package-lock.json tsconfig.json README.md -type f
-  fi
-  find "$demo_pack" -type f
-} | grep -Ev '^(test|\.ci|dist)/' | sort -u | tar -cf - -T - | tar -xf - -C "$app"
+# The app: exactly what HEAD commits (a clean, reproducible snapshot; uncommitted edits stay out), without tests
+# and CI; outside a git checkout, the source folders as they are. Plus the demo pack.
+if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+  git archive --format=tar HEAD -- . ':(exclude)test' ':(exclude).ci' | tar -xf - -C "$app"
+else
+  tar -cf - agent adapters drivers models deploy package.json package-lock.json tsconfig.json README.md | tar -xf - -C "$app"
+fi
+[[ -f $app/$demo_pack/manifest.json ]] || tar -cf - "$demo_pack" | tar -xf - -C "$app"
 
 # Production dependencies only (no typescript, ava, playwright), as npm itself resolves them.
 npm ls --omit=dev --all --parseable 2>/dev/null | sed "s#^$root/##" | grep '^node_modules/' |
@@ -67,7 +66,7 @@ tar -cf - \
   -T "$stage/deps.txt" |
   tar -xf - -C "$app"
 
-cp deploy/install.sh "$stage/$name/install.sh"
+cp "$app/deploy/install.sh" "$stage/$name/install.sh"
 chmod 755 "$stage/$name/install.sh"
 cat > "$stage/$name/bundle.json" <<EOF
 {

@@ -88,6 +88,7 @@ sed "s#/opt/adaptclip-edge#$prefix#g" "$app/deploy/adaptclip-edge.service" > "$u
 if [[ ! -e $config_dir/config.yaml ]]; then
   template="$app/deploy/line.yaml"
   [[ -f $template ]] || template="$app/deploy/demo.yaml"
+  [[ -f $template ]] || die "the bundle has neither deploy/line.yaml nor deploy/demo.yaml; write $config_dir/config.yaml yourself and run me again"
   cp "$template" "$config_dir/config.yaml"
   echo "install.sh: wrote $config_dir/config.yaml from $(basename "$template"); edit it for this line"
 else
