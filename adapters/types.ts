@@ -59,6 +59,10 @@ export interface SinkCommands {
   selectRecipe(stationId: string, recipeId: number): Promise<number>;
   resetError(stationId: string): Promise<number>;
   resetCounters(stationId: string): Promise<number>;
+  /** Optional: an accepted trigger got no result in time (OPC UA rule 4). The daemon records the NO_VERDICT{timeout}
+   *  outcome (its resultSeq, persisted, published on MQTT) and returns it; without this the OPC UA adapter presents
+   *  a Verdict 3 record of its own. */
+  triggerTimedOut?(stationId: string, triggerSeq: number, partId: string): Promise<VerdictRecord | null>;
 }
 
 export interface VerdictSink {

@@ -1,0 +1,149 @@
+// OPC UA server for the PLC (PROTOCOLS.md): SignAndEncrypt only, username/password users with roles, PKI under
+// <dataDir>/pki (own self-signed certificate made on first start; unknown client certificates go to rejected/).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type UAEventType, type UAObject, type UAVariable,
+} from 'node-opcua';
+import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
+import type { OpcUaConfig } from './config.ts';
+import type { StationStateStore } from './state-store.ts';
+import { StationNode } from './station.ts';
+import { createUserManager } from './users.ts';
+
+export const NAMESPACE_URI = 'urn:adaptclip-edge:v1';
+
+export interface OpcUaSinkDeps {
+  store: StationStateStore;
+  agentVersion: string;
+  log?: { info(msg: string): void; warn(msg: string): void };
+  /** Alarms the adapter raises itself (ResultBufferFull, PlcHeartbeatLost…), e.g. to forward them to MQTT. */
+  onAlarm?: (alarm: Alarm) => void;
+}
+
+export interface OpcUaSink extends VerdictSink {
+  endpointUrl(): string;
+  pkiDir: string;
+}
+
+const POLICY: Record<OpcUaConfig['securityPolicies'][number], SecurityPolicy> = {
+  Basic256Sha256: SecurityPolicy.Basic256Sha256,
+  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
+  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
+};
+const STATE_ORDER = [3, 1, 2, 4]; // the agent shows its worst station: Error, Preoperational, Halted, Operational
+
+export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUaSink {
+  const log = deps.log ?? { info: () => {}, warn: (m: string) => process.emitWarning(m) };
+  const pkiDir = join(config.dataDir, 'pki');
+  let server: OPCUAServer | null = null;
+  let commands: SinkCommands | null = null;
+  const stations = new Map<string, StationNode>();
+  const statusByStation = new Map<string, StationStatus>();
+  let agentVars: { heartbeat: UAVariable; state: UAVariable; model: UAVariable } | null = null;
+  let heartbeatTimer: NodeJS.Timeout | null = null;
+  let heartbeat = 0;
+
+  const station = (id: string) => {
+    const s = stations.get(id);
+    if (!s) log.warn(`opcua: station ${id} is not in opcua.stations (${[...stations.keys()].join(', ')}); add it to the config`);
+    return s;
+  };
+
+  return {
+    name: 'opcua',
+    pkiDir,
+    endpointUrl: () => server?.getEndpointUrl() ?? '',
+    async start(cmds) {
+      commands = cmds;
+      mkdirSync(pkiDir, { recursive: true });
+      const certificateManager = new OPCUACertificateManager({ rootFolder: pkiDir, automaticallyAcceptUnknownCertificate: false });
+      await certificateManager.initialize();
+      const users = createUserManager(config.users, config.demo);
+      server = new OPCUAServer({
+        port: config.port,
+        hostname: config.hostname,
+        serverCertificateManager: certificateManager,
+        certificateFile: join(pkiDir, 'own', 'certs', 'server_certificate.pem'),
+        privateKeyFile: join(pkiDir, 'own', 'private', 'private_key.pem'),
+        securityModes: [MessageSecurityMode.SignAndEncrypt],
+        securityPolicies: config.securityPolicies.map((p) => POLICY[p]),
+        allowAnonymous: config.demo,
+        disableDiscovery: config.disableDiscovery,
+        userManager: { isValidUser: (u: string, p: string) => users.isValidUser(u, p), getUserRoles: (u: string) => users.getUserRoles(u) },
+        serverCapabilities: {
+          maxSessions: config.maxSessions,
+          maxSubscriptionsPerSession: 5,
+          maxMonitoredItemsQueueSize: 100,
+          maxMonitoredItems: 2000,
+          maxByteStringLength: 2 * 1024 * 1024,
+          maxStringLength: 64 * 1024,
+        },
+        maxConnectionsPerEndpoint: config.maxSessions,
+        buildInfo: { productName: 'adaptclip-edge', softwareVersion: deps.agentVersion, manufacturerName: 'adaptclip-edge' },
+        serverInfo: { applicationName: { text: 'adaptclip-edge' } },
+      });
+      await server.initialize();
+      const addressSpace = server.engine.addressSpace!;
+      const ns = addressSpace.registerNamespace(NAMESPACE_URI);
+      const agent = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: 'VisionAgent', nodeId: 's=Agent', eventNotifier: 1 });
+      addressSpace.rootFolder.objects.server.addReference({ referenceType: 'HasNotifier', nodeId: agent.nodeId });
+      const ro = (name: string, dataType: DataType, value: unknown) => {
+        const v = ns.addVariable({ componentOf: agent, browseName: name, nodeId: `s=Agent.${name}`, dataType, accessLevel: 'CurrentRead', userAccessLevel: 'CurrentRead', minimumSamplingInterval: 0 });
+        v.setValueFromSource({ dataType, value });
+        return v;
+      };
+      agentVars = {
+        heartbeat: ro('Heartbeat', DataType.UInt32, 0),
+        state: ro('StateNumber', DataType.UInt32, 1),
+        model: ro('ModelVersion', DataType.String, ''),
+      };
+      ro('SoftwareVersion', DataType.String, deps.agentVersion);
+      const stationsFolder = ns.addObject({ componentOf: agent, browseName: 'Stations', nodeId: 's=Agent.Stations', typeDefinition: 'FolderType' });
+      const resultEventType = ns.addEventType({ browseName: 'VisionResultEventType', subtypeOf: 'BaseEventType', isAbstract: false }) as UAEventType;
+      for (const [name, dataType] of [
+        ['ResultId', DataType.String], ['ResultSeq', DataType.UInt32], ['StationId', DataType.String], ['PartId', DataType.String],
+        ['Verdict', DataType.Int32], ['AnomalyScore', DataType.Float], ['MaskUri', DataType.String],
+      ] as const) {
+        ns.addVariable({ propertyOf: resultEventType, browseName: name, dataType, modellingRule: 'Mandatory' });
+      }
+      for (const id of config.stations) {
+        stations.set(id, new StationNode(id, {
+          ns, parent: stationsFolder, agent: agent as UAObject, resultEventType, config, store: deps.store,
+          commands: () => commands, onAlarm: deps.onAlarm, log,
+        }));
+      }
+      await server.start();
+      heartbeatTimer = setInterval(() => {
+        heartbeat = (heartbeat + 1) >>> 0;
+        agentVars?.heartbeat.setValueFromSource({ dataType: DataType.UInt32, value: heartbeat });
+      }, config.heartbeatIntervalMs);
+      heartbeatTimer.unref();
+      log.info(`opcua: listening on ${server.getEndpointUrl()} (PKI ${pkiDir})`);
+    },
+    async stop() {
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
+      for (const s of stations.values()) s.dispose();
+      const srv = server;
+      server = null;
+      if (srv) await srv.shutdown(0);
+    },
+    publishVerdict(v: VerdictRecord) {
+      station(v.stationId)?.publishVerdict(v);
+    },
+    publishStatus(s: StationStatus) {
+      statusByStation.set(s.stationId, s);
+      station(s.stationId)?.publishStatus(s);
+      const worst = [...statusByStation.values()].map((x) => x.stateNumber).sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b))[0] ?? 1;
+      agentVars?.state.setValueFromSource({ dataType: DataType.UInt32, value: worst });
+      agentVars?.model.setValueFromSource({ dataType: DataType.String, value: s.modelVersion });
+    },
+    publishAlarm(a: Alarm) {
+      station(a.stationId)?.setAlarm(a.alarm, a.active, a.text, false);
+    },
+    health() {
+      const ok = !!server && server.engine.serverStatus !== undefined;
+      return { ok, detail: ok ? `listening on ${server!.getEndpointUrl()}, ${server!.currentSessionCount} session(s)` : 'not started' };
+    },
+  };
+}
