@@ -41,7 +41,7 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
   await card.locator('.shot').first().waitFor();
   await card.locator('[data-act=capture]').click();
   await page.waitForFunction(() => document.querySelectorAll('.card.product .shot').length === 2);
-  await page.waitForFunction(() => [...document.querySelectorAll('.card.product .shot')].every((s) => /LOO 0\.\d{3}/.test(s.textContent ?? '')));
+  await page.waitForFunction(() => Array.from(document.querySelectorAll(".card.product .shot")).every((s) => /LOO 0\.\d{3}/.test(s.textContent ?? '')));
   await card.locator('[data-act=activate]').click();
   await page.locator('#toast', { hasText: /few-shot/ }).waitFor();
   await card.locator('.ok', { hasText: 'active on ST1' }).waitFor();
