@@ -3,6 +3,7 @@
 // health check is a script this repository has (deploy-bundle.test.ts runs it against a live agent).
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadConfig } from '../agent/config/load.ts';
 
 interface Instruction { op: string; args: string }
 
@@ -61,4 +62,20 @@ test('the GPU image is CUDA 12 + cuDNN and installs onnxruntime-node with its CU
   t.regex(install, /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/);
   // The CPU image never asks for CUDA.
   t.notRegex(readFileSync('deploy/Containerfile.cpu', 'utf8'), /cuda12|nvidia\/cuda/);
+});
+
+test('the images\' default config is valid for the daemon and agrees with the volumes, ports and health check', (t) => {
+  const { config } = loadConfig('deploy/container/config.yaml');
+  t.is(config.agent.dataDir, '/var/lib/adaptclip-edge'); // the data VOLUME
+  t.true(config.model.pack.startsWith(APP));
+  t.true(existsSync(`${config.model.pack.slice(APP.length)}/manifest.json`), config.model.pack);
+  t.is(config.http.host, '0.0.0.0');
+  for (const kind of ['gpu', 'cpu']) {
+    const ins = parse(`deploy/Containerfile.${kind}`);
+    const expose = ins.find((i) => i.op === 'EXPOSE')!.args.split(/\s+/).map(Number);
+    t.true(expose.includes(config.http.port));
+    t.true(expose.includes(config.opcua!.port));
+    t.regex(ins.find((i) => i.op === 'ENV')!.args, new RegExp(`ADAPTCLIP_HEALTH_URL=http://127\\.0\\.0\\.1:${config.http.port}/healthz`));
+  }
+  t.regex(readFileSync('deploy/container/healthcheck.mjs', 'utf8'), new RegExp(`http://127\\.0\\.0\\.1:${config.http.port}/healthz`));
 });
