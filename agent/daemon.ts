@@ -52,7 +52,12 @@ export class Daemon {
   store!: Store;
   changeover!: Changeover;
   worker: InferenceWorker | null = null;
+  /** Started sinks (they receive verdicts and statuses). */
   sinks: VerdictSink[] = [];
+  private createdSinks: VerdictSink[] = [];
+  /** Resolves when every sink has started or failed to. */
+  sinksStarted: Promise<void> = Promise.resolve();
+  private stopping = false;
   http: HttpHandle | null = null;
   readonly dataDir: string;
   readonly startedAt = Date.now();
@@ -111,7 +116,7 @@ export class Daemon {
       batchTimeoutMs: cfg.model.batchTimeoutMs,
       inferTimeoutMs: cfg.model.inferTimeoutMs,
       log: this.log,
-      settle: (job, outcome, startedAt) => this.stations.get(job.ref.stationId)?.finish(job, outcome, startedAt),
+      settle: (job, outcome, startedAt) => void this.stations.get(job.ref.stationId)?.finish(job, outcome, startedAt),
       onBatch: (size, ms) => {
         this.metrics.batch.observe(size);
         this.metrics.inferSeconds.observe(ms / 1000);
@@ -120,9 +125,21 @@ export class Daemon {
     await this.worker.start();
     for (const entry of cfg.cameras) this.stations.set(entry.station, this.createStation(entry, settle));
     await this.changeover.restore([...this.stations.keys()]);
-    this.sinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log);
+    // Sinks start in the background: an OPC UA server's first start creates its certificate (seconds) and must not
+    // hold back inspection. A sink receives verdicts once started; the MQTT outbox gets every row from the start.
+    this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log);
     const commands = this.commands();
-    for (const sink of this.sinks) await sink.start(commands);
+    this.sinksStarted = Promise.all(this.createdSinks.map((sink) =>
+      sink.start(commands).then(
+        () => {
+          if (this.stopping) return;
+          this.sinks.push(sink);
+          this.lastStatus.clear();
+          this.publishStatuses(true);
+          this.log.info({ sink: sink.name }, 'sink started');
+        },
+        (err: Error) => this.log.error({ sink: sink.name, err: err.message }, 'sink failed to start; verdicts still go to the store'),
+      ))).then(() => undefined);
     for (const st of this.stations.values()) {
       this.metrics.captured.inc({ camera: st.cameraId }, 0);
       await st.start().catch((err: Error) => this.log.error({ camera: st.cameraId, err: err.message }, 'camera failed to start; it stays offline'));
@@ -157,13 +174,13 @@ export class Daemon {
 
   commands(): SinkCommands {
     return {
-      trigger: async (stationId, partId) => {
+      trigger: async (stationId, partId, triggerSeq) => {
         const st = this.stations.get(stationId);
-        if (!st) return -1;
-        if (!st.source.trigger) return -1;
-        void st.trigger(partId);
+        if (!st?.source.trigger) return -1;
+        st.trigger(partId, triggerSeq).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
         return 0;
       },
+      triggerTimedOut: async (stationId, triggerSeq, partId) => (await this.stations.get(stationId)?.timeoutTrigger(triggerSeq, partId)) ?? null,
       selectRecipe: async (stationId, recipeId) => {
         if (!this.stations.has(stationId)) return -1;
         const product = this.store.productByRecipe(recipeId);
@@ -245,8 +262,8 @@ export class Daemon {
     } else if (!this.safeMode) {
       components.inference = { ok: false, reason: 'not started' };
     }
-    for (const sink of this.sinks) {
-      const h = sink.health();
+    for (const sink of this.createdSinks) {
+      const h = this.sinks.includes(sink) ? sink.health() : { ok: false, detail: 'starting' };
       components[sink.name === 'mqtt' ? 'broker' : sink.name] = { ok: h.ok, reason: h.detail };
     }
     if (this.store) {
@@ -272,12 +289,14 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       const t0 = Date.now();
+      this.stopping = true;
       for (const t of this.timers) clearInterval(t);
       await Promise.all([...this.stations.values()].map((s) => s.stopIntake()));
       await this.worker?.stop();
       await Promise.all([...this.stations.values()].map((s) => s.drain()));
       this.publishStatuses(true);
-      for (const sink of this.sinks) await sink.stop().catch((err: Error) => this.log.warn({ sink: sink.name, err: err.message }, 'sink stop failed'));
+      await Promise.race([this.sinksStarted, new Promise((r) => setTimeout(r, 3000))]);
+      for (const sink of this.createdSinks) await sink.stop().catch((err: Error) => this.log.warn({ sink: sink.name, err: err.message }, 'sink stop failed'));
       await this.http?.close();
       this.store?.close();
       this.log.info({ ms: Date.now() - t0, counters: this.counters() }, 'stopped');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createOutbox } from '../adapters/mqtt/outbox.ts';
 import { createMqttSink } from '../adapters/mqtt/sink.ts';
+import { opcuaConfigSchema, type OpcUaConfig } from '../adapters/opcua/config.ts';
 import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
@@ -20,7 +21,12 @@ export function realParts(): DaemonParts {
     sourceFactory: (c) => createFrameSource(c),
     sinkFactory: (cfg: AgentConfig, store: Store, log: Logger): VerdictSink[] => {
       const sinks: VerdictSink[] = [];
-      if (cfg.opcua?.enabled) log.warn('OPC UA is configured but the adapters/ OPC UA server is not part of this build yet');
+      const stations = cfg.cameras.map((c) => c.station);
+      if (cfg.opcua?.enabled && stations.length) {
+        const { enabled: _on, ...rest } = cfg.opcua;
+        const opcua = opcuaConfigSchema.parse({ ...rest, dataDir: resolvePath(cfg.agent.dataDir), stations });
+        sinks.push(lazyOpcUaSink(opcua, store, log));
+      }
       if (cfg.mqtt) {
         const mqtt = { ...cfg.mqtt, site: cfg.mqtt.site ?? cfg.agent.site, line: cfg.mqtt.line ?? cfg.agent.line, agentId: cfg.mqtt.agentId ?? cfg.agent.id };
         const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
@@ -30,5 +36,24 @@ export function realParts(): DaemonParts {
       }
       return sinks;
     },
+  };
+}
+
+/** node-opcua takes seconds to load; the server module is imported when the sink starts (in the background). */
+function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger): VerdictSink & { endpointUrl(): string } {
+  let real: (VerdictSink & { endpointUrl(): string }) | null = null;
+  return {
+    name: 'opcua',
+    async start(commands) {
+      const [{ createOpcUaSink }, { createSqliteStationStore }] = await Promise.all([import('../adapters/opcua/sink.ts'), import('../adapters/opcua/state-store.ts')]);
+      real = createOpcUaSink(config, { store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } });
+      await real.start(commands);
+    },
+    stop: async () => real?.stop(),
+    publishVerdict: (v) => real?.publishVerdict(v),
+    publishStatus: (s) => real?.publishStatus(s),
+    publishAlarm: (a) => real?.publishAlarm(a),
+    health: () => real?.health() ?? { ok: false, detail: 'starting' },
+    endpointUrl: () => real?.endpointUrl() ?? `opc.tcp://localhost:${config.port}`,
   };
 }

@@ -71,13 +71,18 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
         `adaptclip-edge ${version} ${daemon.safeMode ? 'in SAFE MODE (invalid config: API up, no cameras)' : 'running'}`,
         `  web UI      ${where.url}/`,
         `  REST API    ${where.url}/openapi.json   health ${where.url}/healthz   metrics ${where.url}/metrics`,
-        `  OPC UA      ${cfg?.opcua?.enabled ? `opc.tcp://localhost:${cfg.opcua.port}` : 'off'}`,
+        `  OPC UA      ${opcuaEndpoint(daemon) ?? 'off'}${cfg?.opcua?.demo ? '   (demo: anonymous sessions allowed, SignAndEncrypt)' : ''}`,
         `  MQTT        ${cfg?.mqtt ? cfg.mqtt.url : 'off (no broker configured)'}`,
         `  data        ${where.dataDir}`,
         `  stations    ${where.stations.join(', ') || 'none'}${daemon.token ? '' : '   (writes disabled: no http.token)'}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+}
+
+function opcuaEndpoint(daemon: Daemon): string | undefined {
+  const sink = daemon.sinks.find((s) => s.name === 'opcua') as { endpointUrl?: () => string } | undefined;
+  return sink?.endpointUrl?.();
 }
 
 function readRaw(file: string): unknown {

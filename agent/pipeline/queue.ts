@@ -39,6 +39,12 @@ export class BoundedQueue<T> {
     return this.items.splice(0, n);
   }
 
+  /** Removes and returns the first item matching `match`. */
+  remove(match: (item: T) => boolean): T | undefined {
+    const i = this.items.findIndex(match);
+    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+  }
+
   drain(): T[] {
     return this.items.splice(0);
   }

@@ -33,6 +33,8 @@ export class Station {
   private stopping = false;
   private readonly partIds = new Map<number, string>();
   private triggerSeq = 0;
+  /** Triggers answered with NO_VERDICT{timeout}: their late frames get the same outcome, never a second verdict. */
+  private readonly timedOut = new Set<number>();
   private settling = new Set<Promise<unknown>>();
 
   constructor(
@@ -77,11 +79,12 @@ export class Station {
     while (this.settling.size) await Promise.allSettled([...this.settling]);
   }
 
-  /** Software trigger (OPC UA, MQTT, HTTP). Resolves with the triggerSeq; a camera failure is itself an outcome. */
-  async trigger(partId: string): Promise<number> {
+  /** Software trigger (OPC UA, MQTT, HTTP). `triggerSeq` comes from the PLC (echoed in the result); HTTP leaves it out.
+   *  Resolves with the triggerSeq once the camera took the trigger; a camera failure is itself an outcome. */
+  async trigger(partId: string, triggerSeq?: number): Promise<number> {
     if (this.stopping) throw new Error(`station ${this.id} is shutting down`);
     if (!this.source.trigger) throw new Error(`camera ${this.cameraId} is free-running (trigger: free); set trigger: software in its config to trigger it`);
-    const seq = ++this.triggerSeq;
+    const seq = triggerSeq ?? ++this.triggerSeq;
     this.partIds.set(seq, partId);
     try {
       await this.source.trigger(seq);
@@ -89,12 +92,29 @@ export class Station {
       if (this.partIds.delete(seq)) {
         // No frame came: still exactly one outcome for this trigger.
         this.counters.captured++;
-        const now = Date.now();
-        const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq: seq };
-        this.finish({ frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId }, { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, now);
+        void this.finish(this.frameless(seq, partId), { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, Date.now());
       }
     }
     return seq;
+  }
+
+  /** OPC UA handshake rule 4: an accepted trigger without a result in time. Returns the NO_VERDICT{timeout} it recorded,
+   *  or null when the frame is already in inference (its verdict follows). */
+  async timeoutTrigger(triggerSeq: number, partId: string): Promise<VerdictRecord | null> {
+    const detail = 'no result within the trigger timeout';
+    if (this.partIds.delete(triggerSeq)) {
+      this.timedOut.add(triggerSeq);
+      this.counters.captured++;
+      return this.finish(this.frameless(triggerSeq, partId), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
+    }
+    const queued = this.queue.remove((j) => j.frame.triggerSeq === triggerSeq);
+    return queued ? this.finish(queued, { kind: 'no_verdict', reason: 'timeout', detail }, Date.now()) : null;
+  }
+
+  private frameless(triggerSeq: number, partId: string): Job {
+    const now = Date.now();
+    const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq };
+    return { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId };
   }
 
   private onFrame(frame: Frame): void {
@@ -103,10 +123,15 @@ export class Station {
     const partId = frame.triggerSeq !== undefined ? (this.partIds.get(frame.triggerSeq) ?? '') : '';
     if (frame.triggerSeq !== undefined) this.partIds.delete(frame.triggerSeq);
     const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId };
-    if (this.stopping) return this.finish(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, Date.now());
-    if (job.ref.state !== 'ready') return this.finish(job, { kind: 'no_verdict', reason: 'no_reference', detail: job.ref.detail }, Date.now());
+    const now = Date.now();
+    if (frame.triggerSeq !== undefined && this.timedOut.delete(frame.triggerSeq)) {
+      void this.finish(job, { kind: 'no_verdict', reason: 'timeout', detail: 'frame arrived after its trigger timed out' }, now);
+      return;
+    }
+    if (this.stopping) return void this.finish(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, now);
+    if (job.ref.state !== 'ready') return void this.finish(job, { kind: 'no_verdict', reason: 'no_reference', detail: job.ref.detail }, now);
     const dropped = this.queue.push(job);
-    if (dropped) this.finish(dropped, { kind: 'no_verdict', reason: 'dropped', detail: `queue full (${this.queue.capacity}, ${this.queue.policy})` }, Date.now());
+    if (dropped) void this.finish(dropped, { kind: 'no_verdict', reason: 'dropped', detail: `queue full (${this.queue.capacity}, ${this.queue.policy})` }, Date.now());
     if (dropped !== job) this.worker.notify();
   }
 
@@ -116,17 +141,22 @@ export class Station {
   }
 
   /** Called by the worker (via the daemon) and by the station itself; records and counts the outcome. */
-  finish(job: Job, outcome: Outcome, startedAt: number): void {
+  finish(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
     const p = this.settle(this, job, outcome, startedAt)
       .then((v) => {
         if (v) {
           const key = v.outcome === 'NO_VERDICT' ? `NO_VERDICT:${v.noVerdictReason}` : v.outcome;
           this.counters.outcomes[key] = (this.counters.outcomes[key] ?? 0) + 1;
         }
+        return v;
       })
-      .catch((err: Error) => this.log.warn({ station: this.id, err: err.message }, 'could not record an outcome'))
+      .catch((err: Error) => {
+        this.log.warn({ station: this.id, err: err.message }, 'could not record an outcome');
+        return null;
+      })
       .finally(() => this.settling.delete(p));
     this.settling.add(p);
+    return p;
   }
 
   oldestQueuedAgeMs(now = Date.now()): number {
