@@ -1,0 +1,92 @@
+// `adaptclip-edge bench`: bare ONNX Runtime calls vs the full runtime path, medians and ratios as JSON.
+import type { Command } from 'commander';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBench, type BenchSetting } from '../../models/bench.ts';
+import { runExporter } from './pack.ts';
+import { openDetector, parsePositiveInt } from './inspect.ts';
+
+interface BenchCliOptions {
+  pack?: string;
+  size?: string;
+  shots: string;
+  batch: string;
+  frame?: string;
+  iterations: string;
+  warmup: string;
+  out?: string;
+  providers?: string;
+  threads?: string;
+}
+
+function parseList(name: string, text: string, min: number): number[] {
+  const list = text.split(',').map((v) => Number(v.trim()));
+  if (!list.length || list.some((v) => !Number.isInteger(v) || v < min)) throw new Error(`${name}: "${text}" is not a comma-separated list of whole numbers ≥ ${min}`);
+  return list;
+}
+
+/**
+ * A benchmark-size random pack (real token count: S=518, P=14 → N=1369; width 256, 8 blocks) built once
+ * with the exporter into the temp folder.
+ */
+export async function benchmarkPack(size: number): Promise<string> {
+  if (size % 14) throw new Error(`--size: ${size} is not a multiple of the patch size 14; use e.g. 518 or 224`);
+  const dir = join(tmpdir(), 'adaptclip-bench-packs', `s${size}-p14-w256-l8`);
+  if (existsSync(join(dir, 'manifest.json'))) return dir;
+  const work = `${dir}.tmp-${process.pid}`;
+  mkdirSync(work, { recursive: true });
+  process.stderr.write(`bench: building a random benchmark pack at S=${size} with the exporter (once) into ${dir}\n`);
+  const code = await runExporter(['--tiny', '--seed', '518', '--size', String(size), '--patch', '14', '--width', '256', '--layers', '8', '--out', join(work, 'pack')]);
+  if (code !== 0) throw new Error(`the exporter failed (exit ${code}) building the benchmark pack; see its messages above`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(join(work, 'pack'), dir);
+  rmSync(work, { recursive: true, force: true });
+  return dir;
+}
+
+async function bench(opts: BenchCliOptions): Promise<void> {
+  const shots = parseList('--shots', opts.shots, 0);
+  const batches = parseList('--batch', opts.batch, 1);
+  const iterations = parsePositiveInt('--iterations', opts.iterations, 7);
+  const warmup = parsePositiveInt('--warmup', opts.warmup, 2);
+  let frame: { width: number; height: number } | undefined;
+  if (opts.frame) {
+    const m = /^(\d+)x(\d+)$/.exec(opts.frame);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--frame: "${opts.frame}" is not WIDTHxHEIGHT, e.g. 1280x1024`);
+    frame = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  const size = opts.size === undefined ? undefined : parsePositiveInt('--size', opts.size, 518);
+  const packDir = opts.pack ?? (await benchmarkPack(size ?? 518));
+  const detector = await openDetector({ pack: packDir, ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+  try {
+    if (size !== undefined && detector.pack.size !== size) throw new Error(`--size ${size} does not match the pack's image size ${detector.pack.size}; drop --size or --pack`);
+    const settings: BenchSetting[] = shots.flatMap((k) => batches.map((b) => ({ shots: k, batch: b })));
+    const report = await runBench(detector, { settings, iterations, warmup, ...(frame ? { frame } : {}), onProgress: (m) => process.stderr.write(`bench: ${m}\n`) });
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (opts.out) await writeFile(opts.out, text);
+    process.stdout.write(text);
+  } finally {
+    await detector.close();
+  }
+}
+
+export function registerBenchCommands(program: Command): void {
+  program
+    .command('bench')
+    .description('time bare ONNX Runtime session calls vs the full runtime path (decode/resize → score, map, mask, PNG); JSON out')
+    .option('--pack <dir>', 'model pack; default: a random benchmark pack at --size built with the exporter')
+    .option('--size <S>', 'image size of the benchmark pack to build (multiple of 14)', undefined)
+    .option('--shots <list>', 'shot counts to measure', '0,1,4')
+    .option('--batch <list>', 'batch sizes to measure', '1,4')
+    .option('--frame <WxH>', 'frame resolution of the PNG frames fed to the full path (default S×S)')
+    .option('--iterations <n>', 'measured calls per setting (median)', '7')
+    .option('--warmup <n>', 'unmeasured calls per setting first', '2')
+    .option('--out <file>', 'also write the JSON report here')
+    .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
+    .option('--threads <n>', 'ONNX Runtime threads per operator')
+    .action(async (opts: BenchCliOptions) => {
+      await bench(opts);
+    });
+}

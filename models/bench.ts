@@ -1,0 +1,161 @@
+// Overhead benchmark: bare ONNX Runtime session calls vs the full runtime path on the same frames.
+// Both run in the same process, interleaved, so their ratio is fair even when the machine's speed drifts.
+import sharp from 'sharp';
+import { performance } from 'node:perf_hooks';
+import type { Detector } from './detector.ts';
+import type { ShotMemory } from './shot-memory.ts';
+import { judgeFrame, maskPng } from './verdict.ts';
+
+export interface BenchSetting {
+  shots: number;
+  batch: number;
+}
+
+export interface BenchRow extends BenchSetting {
+  /** Median ms per call over the measured iterations. */
+  bareMs: number;
+  fullMs: number;
+  /** full / bare, of the medians. */
+  ratio: number;
+  /** Median of full/bare of calls made back to back (less sensitive to load drift). */
+  pairedRatioMedian: number;
+  bareMinMs: number;
+  fullMinMs: number;
+  /** Medians of the full path's parts (per batch). */
+  parts: { decodeResizeMs: number; encoderMs: number; headsMs: number; postMs: number; verdictMs: number; maskPngMs: number };
+}
+
+export interface BenchReport {
+  pack: string;
+  provider: string;
+  size: number;
+  frame: { width: number; height: number; format: 'png' };
+  iterations: number;
+  warmup: number;
+  rows: BenchRow[];
+  /** Full-path time at K shots / zero-shot, batch 1, for each K > 0 measured. */
+  fewShotRatios: { shots: number; full: number; fullPaired: number; bare: number }[];
+}
+
+export const median = (values: number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** A textured PNG, like a part under line light: smooth shading plus fine noise (realistic PNG decode cost). */
+export async function syntheticFrame(width: number, height: number, seed: number): Promise<Buffer> {
+  const rgb = Buffer.alloc(width * height * 3);
+  let state = seed * 2654435761 >>> 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      const noise = (state >>> 24) / 32;
+      const o = (y * width + x) * 3;
+      const shade = 90 + 60 * Math.sin((x + seed * 13) / 37) * Math.cos((y - seed * 7) / 53);
+      rgb[o] = shade + noise;
+      rgb[o + 1] = shade * 0.9 + noise;
+      rgb[o + 2] = shade * 0.8 + 20 + noise;
+    }
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+export interface BenchOptions {
+  settings: BenchSetting[];
+  frame?: { width: number; height: number };
+  iterations?: number;
+  warmup?: number;
+  onProgress?: (message: string) => void;
+}
+
+export async function runBench(detector: Detector, options: BenchOptions): Promise<BenchReport> {
+  const S = detector.pack.size;
+  const frame = options.frame ?? { width: S, height: S };
+  const iterations = options.iterations ?? 7;
+  const warmup = options.warmup ?? 2;
+  const maxBatch = Math.max(...options.settings.map((s) => s.batch));
+  const maxShots = Math.max(...options.settings.map((s) => s.shots));
+  const frames = await Promise.all(Array.from({ length: maxBatch }, (_, i) => syntheticFrame(frame.width, frame.height, i + 1)));
+  const shotImages = await Promise.all(Array.from({ length: maxShots }, (_, i) => syntheticFrame(frame.width, frame.height, 100 + i)));
+  const memories = new Map<number, ShotMemory | null>([[0, null]]);
+  for (const k of new Set(options.settings.map((s) => s.shots))) {
+    if (k > 0) memories.set(k, await detector.encodeShots(shotImages.slice(0, k)));
+  }
+  type FullRun = { total: number; decodeResizeMs: number; encoderMs: number; headsMs: number; postMs: number; verdictMs: number; maskPngMs: number };
+  interface Case { setting: BenchSetting; bare: () => Promise<number>; full: () => Promise<FullRun>; bareTimes: number[]; fullRuns: FullRun[] }
+  const cases: Case[] = [];
+  for (const setting of options.settings) {
+    const memory = memories.get(setting.shots)!;
+    const inputs = frames.slice(0, setting.batch);
+    // The bare path gets exactly the tensor the full path builds, prepared once outside the timing.
+    const prepared = await Promise.all(inputs.map((f) => detector.prepare(f)));
+    const batchTensor = new Uint8Array(setting.batch * S * S * 3);
+    prepared.forEach((p, i) => batchTensor.set(p.input, i * S * S * 3));
+    const bare = async () => {
+      const t0 = performance.now();
+      const encoded = await detector.runEncoder(batchTensor, setting.batch);
+      await detector.runHeads(encoded, memory);
+      return performance.now() - t0;
+    };
+    const full = async (): Promise<FullRun> => {
+      const t0 = performance.now();
+      const ready = await Promise.all(inputs.map((f) => detector.prepare(f)));
+      const t1 = performance.now();
+      const results = await detector.inferPrepared(ready, memory);
+      const t2 = performance.now();
+      const verdicts = results.map((r) => judgeFrame(r.score, r.map, r.size, r, { threshold: detector.pack.manifest.defaultThreshold }));
+      const t3 = performance.now();
+      await Promise.all(verdicts.map((v) => maskPng(v)));
+      const t4 = performance.now();
+      const r0 = results[0]!;
+      return { total: t4 - t0, decodeResizeMs: t1 - t0, encoderMs: r0.timings.encoderMs, headsMs: r0.timings.headsMs, postMs: t2 - t1 - r0.timings.encoderMs - r0.timings.headsMs, verdictMs: t3 - t2, maskPngMs: t4 - t3 };
+    };
+    cases.push({ setting, bare, full, bareTimes: [], fullRuns: [] });
+  }
+  // Every setting runs once per round, bare and full alternating first, so all ratios (full/bare and
+  // K-shot/zero-shot) compare calls made at the same time, even when other load on the machine drifts.
+  for (let round = 0; round < warmup + iterations; round++) {
+    for (const c of cases) {
+      const measured = round >= warmup;
+      if (round % 2) {
+        const f = await c.full();
+        const b = await c.bare();
+        if (measured) c.fullRuns.push(f), c.bareTimes.push(b);
+      } else {
+        const b = await c.bare();
+        const f = await c.full();
+        if (measured) c.fullRuns.push(f), c.bareTimes.push(b);
+      }
+    }
+    options.onProgress?.(`round ${round + 1}/${warmup + iterations}${round < warmup ? ' (warm-up)' : ''}`);
+  }
+  const rows: BenchRow[] = cases.map(({ setting, bareTimes, fullRuns }) => {
+    const bareMs = median(bareTimes);
+    const fullMs = median(fullRuns.map((r) => r.total));
+    const part = (k: keyof FullRun) => median(fullRuns.map((r) => r[k]));
+    const pairRatios = fullRuns.map((r, i) => r.total / bareTimes[i]!);
+    return {
+      ...setting,
+      bareMs,
+      fullMs,
+      ratio: fullMs / bareMs,
+      pairedRatioMedian: median(pairRatios),
+      bareMinMs: Math.min(...bareTimes),
+      fullMinMs: Math.min(...fullRuns.map((r) => r.total)),
+      parts: { decodeResizeMs: part('decodeResizeMs'), encoderMs: part('encoderMs'), headsMs: part('headsMs'), postMs: part('postMs'), verdictMs: part('verdictMs'), maskPngMs: part('maskPngMs') },
+    };
+  });
+  const zeroCase = cases.find((c) => c.setting.shots === 0 && c.setting.batch === 1);
+  const fewShotRatios = zeroCase
+    ? cases
+        .filter((c) => c.setting.shots > 0 && c.setting.batch === 1)
+        .map((c) => ({
+          shots: c.setting.shots,
+          full: median(c.fullRuns.map((r) => r.total)) / median(zeroCase.fullRuns.map((r) => r.total)),
+          fullPaired: median(c.fullRuns.map((r, i) => r.total / zeroCase.fullRuns[i]!.total)),
+          bare: median(c.bareTimes) / median(zeroCase.bareTimes),
+        }))
+    : [];
+  return { pack: detector.pack.id, provider: detector.provider, size: S, frame: { ...frame, format: 'png' }, iterations, warmup, rows, fewShotRatios };
+}
