@@ -249,13 +249,18 @@ export class StationNode {
   // ---------- inputs from the daemon ----------
   publishStatus(s: StationStatus) {
     this.status = s;
-    if (!this.recipeChanging) {
-      this.set('Recipe.ActiveRecipeId', DataType.Int32, s.recipeId);
-      this.set('Recipe.ActiveRecipeName', DataType.String, s.recipeName);
-      this.set('Recipe.ReferenceImageCount', DataType.UInt16, s.referenceImageCount);
-    }
+    if (!this.recipeChanging) this.showRecipe();
     this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected');
     this.refreshStatus();
+  }
+
+  /** Active recipe as the daemon reports it; during a change the old one stays until the handshake ends. */
+  private showRecipe() {
+    const s = this.status;
+    if (!s) return;
+    this.set('Recipe.ActiveRecipeId', DataType.Int32, s.recipeId);
+    this.set('Recipe.ActiveRecipeName', DataType.String, s.recipeName);
+    this.set('Recipe.ReferenceImageCount', DataType.UInt16, s.referenceImageCount);
   }
 
   publishVerdict(v: VerdictRecord) {
@@ -424,8 +429,8 @@ export class StationNode {
     }
     this.recipeStatus = code;
     this.set('Recipe.Status', DataType.Int32, code);
-    if (code === 0) this.set('Recipe.ActiveRecipeId', DataType.Int32, recipeId);
     this.recipeChanging = false;
+    this.showRecipe();
     if (changeSeq !== null) {
       this.state.baselines.changeAckSeq = changeSeq;
       this.persist();
