@@ -6,6 +6,7 @@ import { registerCameraCommands } from './commands/camera.ts';
 import { registerPackCommands } from './commands/pack.ts';
 import { registerInspectCommands } from './commands/inspect.ts';
 import { registerBenchCommands } from './commands/bench.ts';
+import { registerEvalCommands } from './commands/eval.ts';
 import { registerRunCommands } from './commands/run.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ export function buildCli(): Command {
   registerPackCommands(program);
   registerInspectCommands(program);
   registerBenchCommands(program);
+  registerEvalCommands(program);
   registerRunCommands(program);
   registerBackupCommands(program);
   registerCameraCommands(program);
