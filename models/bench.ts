@@ -21,6 +21,10 @@ export interface BenchRow extends BenchSetting {
   pairedRatioMedian: number;
   bareMinMs: number;
   fullMinMs: number;
+  /** fullMinMs / bareMinMs: the ratio on the least disturbed calls. */
+  minRatio: number;
+  /** Median of (full − bare) of calls made back to back: the runtime's own cost in ms. */
+  pairedOverheadMs: number;
   /** Medians of the full path's parts (per batch). */
   parts: { decodeResizeMs: number; encoderMs: number; headsMs: number; postMs: number; verdictMs: number; maskPngMs: number };
 }
@@ -34,7 +38,7 @@ export interface BenchReport {
   warmup: number;
   rows: BenchRow[];
   /** Full-path time at K shots / zero-shot, batch 1, for each K > 0 measured. */
-  fewShotRatios: { shots: number; full: number; fullPaired: number; bare: number }[];
+  fewShotRatios: { shots: number; full: number; fullPaired: number; bare: number; fullMin: number }[];
 }
 
 export const median = (values: number[]): number => {
@@ -143,6 +147,8 @@ export async function runBench(detector: Detector, options: BenchOptions): Promi
       pairedRatioMedian: median(pairRatios),
       bareMinMs: Math.min(...bareTimes),
       fullMinMs: Math.min(...fullRuns.map((r) => r.total)),
+      minRatio: Math.min(...fullRuns.map((r) => r.total)) / Math.min(...bareTimes),
+      pairedOverheadMs: median(fullRuns.map((r, i) => r.total - bareTimes[i]!)),
       parts: { decodeResizeMs: part('decodeResizeMs'), encoderMs: part('encoderMs'), headsMs: part('headsMs'), postMs: part('postMs'), verdictMs: part('verdictMs'), maskPngMs: part('maskPngMs') },
     };
   });
@@ -155,6 +161,7 @@ export async function runBench(detector: Detector, options: BenchOptions): Promi
           full: median(c.fullRuns.map((r) => r.total)) / median(zeroCase.fullRuns.map((r) => r.total)),
           fullPaired: median(c.fullRuns.map((r, i) => r.total / zeroCase.fullRuns[i]!.total)),
           bare: median(c.bareTimes) / median(zeroCase.bareTimes),
+          fullMin: Math.min(...c.fullRuns.map((r) => r.total)) / Math.min(...zeroCase.fullRuns.map((r) => r.total)),
         }))
     : [];
   return { pack: detector.pack.id, provider: detector.provider, size: S, frame: { ...frame, format: 'png' }, iterations, warmup, rows, fewShotRatios };
