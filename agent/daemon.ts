@@ -176,7 +176,7 @@ export class Daemon {
     return {
       trigger: async (stationId, partId, triggerSeq) => {
         const st = this.stations.get(stationId);
-        if (!st?.source.trigger) return -1;
+        if (!st || st.triggerMode !== 'software' || !st.source.trigger) return -1;
         st.trigger(partId, triggerSeq).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
         return 0;
       },

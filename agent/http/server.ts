@@ -160,7 +160,7 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
   route('POST', '/api/stations/:id/trigger', { summary: 'Software trigger: inspect one part', tag: 'live', body: { partId: 'part id echoed in the result (≤64 chars)' } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const st = station(req.params.id);
     const { partId } = triggerBody.parse(req.body ?? {});
-    if (!st.source.trigger) throw new HttpError(409, `camera ${st.cameraId} is free-running; set trigger: software in its config to trigger it`);
+    if (st.triggerMode !== 'software' || !st.source.trigger) throw new HttpError(409, `camera ${st.cameraId} is ${st.triggerMode}; set trigger: software in its config to trigger it`);
     return { triggerSeq: await st.trigger(partId) };
   });
   route('POST', '/api/stations/:id/activate', { summary: 'Changeover: make a product active on the station (null = none, zero-shot)', tag: 'products', body: { productId: 'product id or null' } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {

@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import { calibrateThreshold } from '../../models/verdict.ts';
 import type { Store } from '../store/store.ts';
-import type { Detector, Image, Reference } from './ports.ts';
+import type { Detector, Image, Memory, Reference } from './ports.ts';
 
 export interface ActivationReport {
   reference: Reference;
@@ -26,6 +26,9 @@ export class Changeover {
   private readonly refs = new Map<string, Reference>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners: ((ref: Reference) => void)[] = [];
+  /** Joined few-shot memories by (pack, shot set): switching back to a product reuses its memory as is. */
+  private readonly memories = new Map<string, Memory>();
+  private static readonly MEMORY_CACHE = 8;
 
   constructor(private readonly store: Store, private readonly detector: () => Detector) {}
 
@@ -119,8 +122,21 @@ export class Changeover {
     }
     const looScores = feats.map((f) => f.looScore).filter((s): s is number => s !== null);
     const choice = calibrateThreshold(looScores, detector.defaultThreshold, product?.threshold ?? undefined);
-    const memory = feats.length ? detector.memoryFrom(feats.map((f) => f.features)) : null;
+    const memory = feats.length ? this.memoryOf(detector, feats) : null;
     return { product, shots: feats, memory, threshold: choice, encoded };
+  }
+
+  private memoryOf(detector: Detector, feats: { id: number; features: Buffer }[]): Memory {
+    const key = `${detector.packSha}:${feats.map((f) => f.id).join(',')}`;
+    let memory = this.memories.get(key);
+    if (memory === undefined) {
+      memory = detector.memoryFrom(feats.map((f) => f.features));
+      if (this.memories.size >= Changeover.MEMORY_CACHE) this.memories.delete(this.memories.keys().next().value!);
+    } else {
+      this.memories.delete(key); // re-insert: most recently used last
+    }
+    this.memories.set(key, memory);
+    return memory;
   }
 
   private referenceOf(stationId: string, p: Awaited<ReturnType<Changeover['prepareParts']>>, version: number): Reference {

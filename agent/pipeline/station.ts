@@ -83,7 +83,7 @@ export class Station {
    *  Resolves with the triggerSeq once the camera took the trigger; a camera failure is itself an outcome. */
   async trigger(partId: string, triggerSeq?: number): Promise<number> {
     if (this.stopping) throw new Error(`station ${this.id} is shutting down`);
-    if (!this.source.trigger) throw new Error(`camera ${this.cameraId} is free-running (trigger: free); set trigger: software in its config to trigger it`);
+    if (this.triggerMode !== 'software' || !this.source.trigger) throw new Error(`camera ${this.cameraId} is ${this.triggerMode}; set trigger: software in its config to trigger it`);
     const seq = triggerSeq ?? ++this.triggerSeq;
     this.partIds.set(seq, partId);
     try {

@@ -1,0 +1,56 @@
+// Software triggers over HTTP, reads behind the token, shot features recomputed when the pack changes.
+import test from 'ava';
+import { startHarness, waitFor, TEST_TOKEN } from '../agent/harness.ts';
+
+test('a software-triggered camera inspects one part per trigger and echoes the part id and trigger seq', async (t) => {
+  const h = await startHarness({
+    cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', trigger: 'software', width: 160, height: 120 } }],
+    http: { host: '127.0.0.1', port: 0, token: TEST_TOKEN, openReads: false },
+  });
+  t.teardown(() => h.stop());
+  // Reads need the token too when openReads is off; /healthz and /metrics stay open for probes.
+  t.is((await fetch(`${h.url}/api/results`)).status, 401);
+  t.is((await h.api('GET', '/api/results')).status, 200);
+  t.not((await fetch(`${h.url}/healthz`)).status, 401);
+  t.is((await fetch(`${h.url}/metrics`)).status, 200);
+  await new Promise((r) => setTimeout(r, 600));
+  t.is(h.daemon.counters().ST1!.captured, 0, 'no frame without a trigger');
+  const r1 = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0001' });
+  const r2 = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0002' });
+  t.is(r1.status, 200);
+  t.deepEqual([r1.body.triggerSeq, r2.body.triggerSeq], [1, 2]);
+  const rows = await waitFor(() => {
+    const x = h.daemon.store.queryResults({ stationId: 'ST1' });
+    return x.length >= 2 && x;
+  }, 10_000, 'two triggered results');
+  t.deepEqual(rows.map((r) => [r.partId, r.triggerSeq]).sort(), [['P-0001', 1], ['P-0002', 2]]);
+  t.is(h.daemon.counters().ST1!.captured, 2);
+  const tooLong = await h.api<{ error: string }>('POST', '/api/stations/ST1/trigger', { partId: 'x'.repeat(65) });
+  t.is(tooLong.status, 400);
+  t.regex(tooLong.body.error, /partId/);
+});
+
+test('a free-running camera refuses a software trigger with a clear 409', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.stop());
+  const r = await h.api<{ error: string }>('POST', '/api/stations/ST1/trigger', { partId: 'x' });
+  t.is(r.status, 409);
+  t.regex(r.body.error, /is free-run; set trigger: software in its config/);
+});
+
+test('shot features are keyed by pack sha: features of another pack are recomputed at activation', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.stop());
+  await waitFor(() => h.daemon.stations.get('ST1')!.latestFrame, 10_000, 'a frame');
+  const p = (await h.api<{ id: number }>('POST', '/api/products', { name: 'P' })).body;
+  for (let i = 0; i < 2; i++) t.is((await h.api('POST', `/api/products/${p.id}/shots/capture`, { station: 'ST1' })).status, 201);
+  const cached = await h.daemon.changeover.activate('ST1', p.id, 'test');
+  t.is(cached.encodedShots, 0, 'capture already encoded them');
+  // Pretend the features came from an older pack: they no longer match, so activation encodes the shots again.
+  h.daemon.store.db.prepare("UPDATE shot_features SET pack_sha = 'old-pack'").run();
+  const again = await h.daemon.changeover.activate('ST1', p.id, 'test');
+  t.is(again.encodedShots, 2);
+  const shas = h.daemon.store.db.prepare('SELECT DISTINCT pack_sha FROM shot_features ORDER BY pack_sha').all() as { pack_sha: string }[];
+  t.true(shas.some((s) => s.pack_sha === h.daemon.worker!.active.packSha));
+  t.is(h.daemon.store.dropFeaturesExcept(h.daemon.worker!.active.packSha), 2, 'stale features are removed at restore');
+});
