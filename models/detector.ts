@@ -103,6 +103,20 @@ interface Sessions {
   encoder: ort.InferenceSession;
   zeroShot: ort.InferenceSession;
   fewShot: ort.InferenceSession;
+  /** Runs in progress; a retired set is released only when this reaches 0 (never under a running call). */
+  inFlight: number;
+  retired: boolean;
+}
+
+function releaseSessions(set: Sessions): void {
+  void Promise.allSettled([set.encoder.release(), set.zeroShot.release(), set.fewShot.release()]);
+}
+
+/** Retires a session set: released now if idle, else by the last call still running on it. */
+function retire(set: Sessions | null): void {
+  if (!set || set.retired) return;
+  set.retired = true;
+  if (set.inFlight === 0) releaseSessions(set);
 }
 
 const stderrLogger: DetectorLogger = { warn: (message) => process.stderr.write(`${message}\n`) };
@@ -121,7 +135,7 @@ async function openSessions(pack: Pack, provider: Provider, intraOpThreads?: num
     await Promise.all(opened.map((s) => s.release()));
     throw err;
   }
-  return { encoder: opened[0]!, zeroShot: opened[1]!, fewShot: opened[2]! };
+  return { encoder: opened[0]!, zeroShot: opened[1]!, fewShot: opened[2]!, inFlight: 0, retired: false };
 }
 
 /** Opens the pack's sessions on the first provider that works; a failed CUDA start is one warning line, then CPU. */
@@ -170,9 +184,17 @@ class OrtDetector implements Detector {
     this.#options = options;
   }
 
-  #open(): Sessions {
-    if (!this.#sessions) throw new InferenceError(`detector for ${this.pack.id} is closed; create a new one or call recreate()`);
-    return this.#sessions;
+  /** Runs one session call, counting it so recreate()/close() never release a session under a running call. */
+  async #run(pick: (s: Sessions) => ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    const set = this.#sessions;
+    if (!set) throw new InferenceError(`detector for ${this.pack.id} is closed; create a new one or call recreate()`);
+    set.inFlight++;
+    try {
+      return await pick(set).run(feeds);
+    } finally {
+      set.inFlight--;
+      if (set.retired && set.inFlight === 0) releaseSessions(set);
+    }
   }
 
   async prepare(frame: ImageInput): Promise<PreparedFrame> {
@@ -187,8 +209,9 @@ class OrtDetector implements Detector {
     const t0 = performance.now();
     let out: ort.InferenceSession.ReturnType;
     try {
-      out = await this.#open().encoder.run({ image: new ort.Tensor('uint8', batch, [count, S, S, 3]) });
+      out = await this.#run((s) => s.encoder, { image: new ort.Tensor('uint8', batch, [count, S, S, 3]) });
     } catch (err) {
+      if (err instanceof InferenceError) throw err;
       throw new InferenceError(`pack ${this.pack.id}: encoder failed on a batch of ${count} (${messageOf(err).split('\n')[0]}); recreate the detector`);
     }
     return { global: out.global!.data as Float32Array, patches: out.patches!.data as Float32Array, batch: count, ms: performance.now() - t0 };
@@ -207,9 +230,10 @@ class OrtDetector implements Detector {
     }
     const t0 = performance.now();
     try {
-      const session = memory ? this.#open().fewShot : this.#open().zeroShot;
-      return { outputs: await session.run(feeds), ms: performance.now() - t0 };
+      const outputs = await this.#run((s) => (memory ? s.fewShot : s.zeroShot), feeds);
+      return { outputs, ms: performance.now() - t0 };
     } catch (err) {
+      if (err instanceof InferenceError) throw err;
       throw new InferenceError(`pack ${this.pack.id}: ${memory ? 'few' : 'zero'}-shot heads failed on a batch of ${B} (${messageOf(err).split('\n')[0]}); recreate the detector`);
     }
   }
@@ -332,16 +356,17 @@ class OrtDetector implements Detector {
   }
 
   async recreate(): Promise<void> {
+    // New sessions first: a hung call keeps its old set (released when it returns, if ever); new calls use the new one.
+    const fresh = await openSessions(this.pack, this.provider, this.#options.intraOpThreads);
     const old = this.#sessions;
-    this.#sessions = null;
-    if (old) await Promise.allSettled([old.encoder.release(), old.zeroShot.release(), old.fewShot.release()]);
-    this.#sessions = await openSessions(this.pack, this.provider, this.#options.intraOpThreads);
+    this.#sessions = fresh;
+    retire(old);
   }
 
   async close(): Promise<void> {
     const old = this.#sessions;
     this.#sessions = null;
-    if (old) await Promise.allSettled([old.encoder.release(), old.zeroShot.release(), old.fewShot.release()]);
+    retire(old);
   }
 }
 

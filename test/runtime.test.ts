@@ -179,9 +179,15 @@ test('leave-one-out scores feed threshold calibration; recreate() reopens sessio
 
   const own = await createDetector(pack, { providers: ['cpu'], intraOpThreads: 1 });
   const [before] = await own.infer([shots[0]!]);
+  // Recreate and close while calls are running: those calls finish on their old sessions, nothing crashes.
+  const frame = await own.prepare(shots[0]!);
+  const running = own.runEncoder(frame.input, 1); // the call starts on the current sessions synchronously
   await own.recreate();
+  t.is((await running).batch, 1);
   const [after] = await own.infer([shots[0]!]);
   t.is(after!.score, before!.score);
+  const stillRunning = own.runEncoder(frame.input, 1);
   await own.close();
+  t.is((await stillRunning).global.length, pack.dim);
   await t.throwsAsync(own.infer([shots[0]!]), { instanceOf: InferenceError, message: /is closed; create a new one or call recreate\(\)/ });
 });
