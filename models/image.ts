@@ -20,9 +20,6 @@ export type ImageInput = string | Buffer | RawFrame;
 /** Largest frame accepted; a 100-megapixel image is refused before it is decoded. */
 export const DEFAULT_MAX_PIXELS = 64_000_000;
 
-// One pipeline at a time per call; libvips' own cache only holds memory on a long-running daemon.
-sharp.cache(false);
-
 export function describeInput(input: ImageInput): string {
   if (typeof input === 'string') return input;
   if (Buffer.isBuffer(input)) return `<buffer of ${input.length} bytes>`;
