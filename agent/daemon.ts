@@ -2,12 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import sharp from 'sharp';
 import type { CameraConfig } from '../drivers/config.ts';
 import type { AgentConfig, CameraEntry } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Metrics } from './metrics.ts';
 import { Changeover } from './pipeline/changeover.ts';
+import type { AlarmName } from '../adapters/types.ts';
 import type { DetectorFactory, FrameSource, SinkCommands, StationStatus, VerdictSink } from './pipeline/ports.ts';
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
@@ -95,6 +97,8 @@ export class Daemon {
   }
 
   async start(): Promise<{ url: string; dataDir: string; stations: string[] }> {
+    // A long-running daemon must not keep libvips' operation cache (it only grows); set once, process-wide, here.
+    sharp.cache(false);
     mkdirSync(this.dataDir, { recursive: true });
     const cfg = this.opts.config;
     this.store = new Store(join(this.dataDir, 'agent.db'), { refuseNetworkFs: cfg?.agent.refuseNetworkFs ?? false, warn: (m) => this.log.warn(m) });
@@ -135,6 +139,7 @@ export class Daemon {
           if (this.stopping) return;
           this.sinks.push(sink);
           this.lastStatus.clear();
+          this.alarmState.clear();
           this.publishStatuses(true);
           this.log.info({ sink: sink.name }, 'sink started');
         },
@@ -223,7 +228,33 @@ export class Daemon {
     };
   }
 
+  private readonly alarmState = new Map<string, boolean>();
+
+  /** OffNormal alarms from pipeline state: raised and cleared once each, to every started sink. */
+  private publishAlarms(): void {
+    for (const st of this.stations.values()) {
+      const cam = st.status();
+      const conditions: [AlarmName, boolean, number, string][] = [
+        ['CameraDisconnected', cam.state === 'offline', 700, `camera ${st.cameraId} ${cam.state}${cam.lastError ? `: ${cam.lastError}` : ''}`],
+        ['ModelNotLoaded', this.worker !== null && this.worker.state !== 'ready', 800, `inference ${this.worker?.state}: ${this.worker?.lastError ?? ''}`],
+      ];
+      for (const [alarm, active, severity, text] of conditions) {
+        const key = `${st.id}:${alarm}`;
+        if ((this.alarmState.get(key) ?? false) === active) continue;
+        this.alarmState.set(key, active);
+        for (const sink of this.sinks) {
+          try {
+            sink.publishAlarm({ stationId: st.id, alarm, active, severity, text: active ? text : `${alarm} cleared` });
+          } catch (err) {
+            this.log.warn({ sink: sink.name, err: (err as Error).message }, 'sink refused an alarm');
+          }
+        }
+      }
+    }
+  }
+
   publishStatuses(force: boolean): void {
+    this.publishAlarms();
     for (const st of this.stations.values()) {
       const status = this.stationStatus(st);
       const key = JSON.stringify({ ...status, busy: false });

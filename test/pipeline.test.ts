@@ -102,3 +102,22 @@ test('a hung inference becomes NO_VERDICT{timeout}, the session is recreated and
   t.true(rows.length >= 1);
   t.is(rows[0]!.verdictCode, 3);
 });
+
+test('a failing session becomes NO_VERDICT{model_error}, is recreated, and verdicts resume', async (t) => {
+  const h = await startHarness({
+    model: { maxBatch: 1 },
+    faults: { failAfterCalls: 2, failCalls: 2 },
+    cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 8, width: 160, height: 120, seed: 12 } }],
+  });
+  t.teardown(() => h.stop());
+  await waitFor(() => (h.daemon.counters().ST1!.outcomes['NO_VERDICT:model_error'] ?? 0) >= 2, 15_000, 'two model errors');
+  const at = h.daemon.counters().ST1!.outcomes;
+  await waitFor(() => {
+    const o = h.daemon.counters().ST1!.outcomes;
+    return (o.PASS ?? 0) + (o.FAIL ?? 0) >= (at.PASS ?? 0) + (at.FAIL ?? 0) + 3;
+  }, 15_000, 'verdicts after the session was recreated');
+  t.true(h.daemon.worker!.restarts >= 2);
+  const row = h.daemon.store.queryResults({ reason: 'model_error', limit: 1 })[0]!;
+  t.is(row.verdictCode, 3);
+  t.is(h.daemon.counters().ST1!.outcomes['NO_VERDICT:model_error'], 2);
+});

@@ -73,6 +73,9 @@ export const faultsSchema = z.strictObject({
   hangAfterCalls: z.number().int().min(0).optional(),
   hangCalls: z.number().int().min(1).default(1),
   hangMs: z.number().int().min(0).default(0),
+  /** After `failAfterCalls` calls, the next `failCalls` calls throw (a session error). */
+  failAfterCalls: z.number().int().min(0).optional(),
+  failCalls: z.number().int().min(1).default(1),
 });
 
 export const configSchema = z.strictObject({

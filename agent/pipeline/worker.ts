@@ -206,9 +206,13 @@ export function imageOf(frame: Frame): Image {
   return { width: frame.width, height: frame.height, data: frame.rgb };
 }
 
-/** Test-only fault injection: after `hangAfterCalls` calls, the next `hangCalls` calls sleep `hangMs` first. */
-export function withFaults(factory: DetectorFactory, faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number } | undefined): DetectorFactory {
-  if (!faults || faults.hangAfterCalls === undefined) return factory;
+/** Test-only fault injection: after `hangAfterCalls` calls the next `hangCalls` calls sleep `hangMs` first;
+ *  after `failAfterCalls` calls the next `failCalls` calls throw. */
+export function withFaults(
+  factory: DetectorFactory,
+  faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number; failAfterCalls?: number; failCalls: number } | undefined,
+): DetectorFactory {
+  if (!faults || (faults.hangAfterCalls === undefined && faults.failAfterCalls === undefined)) return factory;
   let calls = 0;
   return async () => {
     const d = await factory();
@@ -222,7 +226,10 @@ export function withFaults(factory: DetectorFactory, faults: { hangAfterCalls?: 
       dispose: () => d.dispose(),
       infer: async (images, memory) => {
         calls++;
-        if (calls > faults.hangAfterCalls! && calls <= faults.hangAfterCalls! + faults.hangCalls) await sleep(faults.hangMs);
+        const hang = faults.hangAfterCalls;
+        if (hang !== undefined && calls > hang && calls <= hang + faults.hangCalls) await sleep(faults.hangMs);
+        const fail = faults.failAfterCalls;
+        if (fail !== undefined && calls > fail && calls <= fail + faults.failCalls) throw new Error(`injected session failure (call ${calls})`);
         return d.infer(images, memory);
       },
     };
