@@ -1,0 +1,41 @@
+// /healthz reflects the pipeline: a dead camera makes it 503 with that camera's reason, while the healthy camera keeps
+// producing verdicts; the alarm reaches MQTT.
+import test from 'ava';
+import mqtt from 'mqtt';
+import { startHarness, waitFor } from '../agent/harness.ts';
+import { freePort, startMosquitto } from './helpers/mosquitto.ts';
+
+interface Health { ok: boolean; components: Record<string, { ok: boolean; reason: string }> }
+
+test('a camera that cannot connect: /healthz 503 naming it, CameraDisconnected on MQTT, the other camera unaffected', async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.stop());
+  const deadPort = await freePort(); // nothing listens there
+  const h = await startHarness({
+    agent: { id: 'hl', site: 's', line: 'l', logLevel: 'silent' },
+    cameras: [
+      { station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 4, width: 160, height: 120 } },
+      { station: 'ST2', source: { type: 'rtsp', id: 'dead-cam', url: `rtsp://127.0.0.1:${deadPort}/x`, firstFrameTimeoutMs: 1000, stallMs: 1000, backoffInitialMs: 500 } },
+    ],
+    mqtt: { url: broker.url },
+  });
+  t.teardown(() => h.stop());
+  const sub = await mqtt.connectAsync(broker.url, { clientId: `hl-sub-${process.pid}` });
+  t.teardown(() => sub.endAsync());
+  const alarms: { alarm: string; active: boolean; text: string }[] = [];
+  sub.on('message', (_t, p) => alarms.push(JSON.parse(p.toString()) as { alarm: string; active: boolean; text: string }));
+  await sub.subscribeAsync('adaptclip/v1/s/l/hl/+/alarm', { qos: 1 });
+
+  const res = await waitFor(async () => {
+    const r = await fetch(`${h.url}/healthz`);
+    const body = (await r.json()) as Health;
+    return r.status === 503 && body.components['camera:dead-cam']?.ok === false && body.components['camera:cam1']?.ok && body;
+  }, 15_000, '503 with the dead camera named');
+  t.regex(res.components['camera:dead-cam']!.reason, /camera dead-cam is (offline|starting)/);
+  t.true(res.components.inference!.ok);
+  t.false(res.ok);
+  await waitFor(() => alarms.find((a) => a.alarm === 'CameraDisconnected' && a.active), 15_000, 'CameraDisconnected on MQTT');
+  const before = h.daemon.counters().ST1!.captured;
+  await waitFor(() => h.daemon.counters().ST1!.captured >= before + 4, 10_000, 'cam1 keeps running');
+  t.pass();
+});
