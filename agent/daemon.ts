@@ -10,7 +10,7 @@ import { startHttp, type HttpHandle } from './http/server.ts';
 import { Metrics } from './metrics.ts';
 import { Changeover } from './pipeline/changeover.ts';
 import type { AlarmName } from '../adapters/types.ts';
-import type { DetectorFactory, FrameSource, SinkCommands, StationStatus, VerdictSink } from './pipeline/ports.ts';
+import { UnavailableError, type DetectorFactory, type FrameSource, type SinkCommands, type StationStatus, type VerdictSink } from './pipeline/ports.ts';
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
 import { InferenceWorker, withFaults } from './pipeline/worker.ts';
@@ -102,7 +102,10 @@ export class Daemon {
     mkdirSync(this.dataDir, { recursive: true });
     const cfg = this.opts.config;
     this.store = new Store(join(this.dataDir, 'agent.db'), { refuseNetworkFs: cfg?.agent.refuseNetworkFs ?? false, warn: (m) => this.log.warn(m) });
-    this.changeover = new Changeover(this.store, () => this.worker!.active);
+    this.changeover = new Changeover(this.store, () => {
+      if (!this.worker) throw new UnavailableError('inference is not running (safe mode: the config is invalid); fix it and restart');
+      return this.worker.active;
+    });
     const http = cfg?.http ?? { host: this.opts.safe?.host ?? '0.0.0.0', port: this.opts.safe?.port ?? 8080, openReads: true, maxUploadMb: 10 };
     this.http = await startHttp(this, { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
     if (cfg) await this.startPipeline(cfg);

@@ -90,6 +90,9 @@ test('an invalid config starts SAFE MODE: API up, no cameras, health names the p
   t.false(h.components.config.ok);
   t.true(h.components.config.reason.includes(`${config}:5: model.maxBach: unknown key`), h.components.config.reason);
   t.deepEqual(await (await fetch(`${url}/api/stations`)).json(), []);
+  const write = await fetch(`${url}/api/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' });
+  t.is(write.status, 403);
+  t.regex(((await write.json()) as { error: string }).error, /writes are disabled: set http\.token/);
   t.regex(out(), /SAFE MODE/);
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   process.kill(child.pid!, 'SIGTERM');

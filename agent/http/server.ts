@@ -8,6 +8,7 @@ import { decodeImage } from '../../models/image.ts';
 import { ImageError } from '../../models/errors.ts';
 import { overlayPng } from '../../models/verdict.ts';
 import type { Daemon } from '../daemon.ts';
+import { UnavailableError } from '../pipeline/ports.ts';
 import { StoreError } from '../store/store.ts';
 
 export interface HttpOptions {
@@ -58,7 +59,7 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
   app.addContentTypeParser(/^(image\/.*|application\/octet-stream)$/, { parseAs: 'buffer', bodyLimit: opts.maxUploadBytes }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (err instanceof HttpError || err instanceof StoreError) return reply.code(err.status).send({ error: err.message });
+    if (err instanceof HttpError || err instanceof StoreError || err instanceof UnavailableError) return reply.code(err.status).send({ error: err.message });
     if (err instanceof z.ZodError) {
       const i = err.issues[0]!;
       return reply.code(400).send({ error: `invalid request body at ${i.path.join('.') || '(body)'}: ${i.message}` });

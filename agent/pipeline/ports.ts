@@ -56,3 +56,8 @@ export interface Reference {
 export type Outcome =
   | { kind: 'verdict'; inference: Inference; inferenceMs: number }
   | { kind: 'no_verdict'; reason: NoVerdictReason; detail: string };
+
+/** Something the pipeline cannot do right now (inference recovering, safe mode); HTTP answers 503. */
+export class UnavailableError extends Error {
+  readonly status = 503;
+}

@@ -1,5 +1,5 @@
 // One inference worker per device: it batches frames across cameras and survives hung or failing sessions.
-import type { Frame, Detector, DetectorFactory, Image, Outcome, Reference } from './ports.ts';
+import { UnavailableError, type Frame, type Detector, type DetectorFactory, type Image, type Outcome, type Reference } from './ports.ts';
 import type { BoundedQueue } from './queue.ts';
 
 export interface Job {
@@ -36,6 +36,8 @@ export class InferenceWorker {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private stopping = false;
+  private stopSignal!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
   state: WorkerState = 'starting';
   restarts = 0;
   lastError = '';
@@ -51,7 +53,7 @@ export class InferenceWorker {
 
   /** The live detector, for changeover work (shot encoding, leave-one-out). Throws while recovering. */
   get active(): Detector {
-    if (!this.detector || this.state !== 'ready') throw new Error(`inference is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}; retry in a moment`);
+    if (!this.detector || this.state !== 'ready') throw new UnavailableError(`inference is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}; retry in a moment`);
     return this.detector;
   }
 
@@ -75,6 +77,7 @@ export class InferenceWorker {
   /** Stops taking new batches, lets the running one finish (bounded by inferTimeoutMs), disposes the session. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopSignal();
     this.notify();
     await this.loopDone;
     await this.detector?.dispose().catch(() => {});
@@ -194,7 +197,7 @@ export class InferenceWorker {
         this.state = 'failed';
         this.opts.log.error({ retryInMs: delay }, this.lastError);
         if (this.stopping) return;
-        await sleep(delay);
+        await Promise.race([sleep(delay), this.stopped]);
         delay = Math.min(delay * 2, 30_000);
       }
     }
