@@ -20,7 +20,7 @@ export interface DaemonParts {
   detectorFactory: (config: AgentConfig) => DetectorFactory;
   sourceFactory: (config: CameraConfig) => FrameSource;
   /** Northbound sinks built once the store exists (the MQTT outbox lives in it). */
-  sinkFactory: (config: AgentConfig, store: Store, log: Logger) => Promise<VerdictSink[]> | VerdictSink[];
+  sinkFactory: (config: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>) => Promise<VerdictSink[]> | VerdictSink[];
 }
 
 export interface DaemonOptions {
@@ -57,6 +57,10 @@ export class Daemon {
   /** Started sinks (they receive verdicts and statuses). */
   sinks: VerdictSink[] = [];
   private createdSinks: VerdictSink[] = [];
+  /** Every configured sink, started or still starting. */
+  get configuredSinks(): readonly VerdictSink[] {
+    return this.createdSinks;
+  }
   /** Resolves when every sink has started or failed to. */
   sinksStarted: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -134,7 +138,7 @@ export class Daemon {
     await this.changeover.restore([...this.stations.keys()]);
     // Sinks start in the background: an OPC UA server's first start creates its certificate (seconds) and must not
     // hold back inspection. A sink receives verdicts once started; the MQTT outbox gets every row from the start.
-    this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log);
+    this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log, (id) => this.stationStats(id));
     const commands = this.commands();
     this.sinksStarted = Promise.all(this.createdSinks.map((sink) =>
       sink.start(commands).then(
@@ -214,6 +218,10 @@ export class Daemon {
     const ready = cam.state === 'online' && inferenceOk && ref.state === 'ready';
     const error = cam.state === 'offline' || !inferenceOk || ref.state === 'error';
     const errorText = cam.state === 'offline' ? `camera ${st.cameraId} offline${cam.lastError ? `: ${cam.lastError}` : ''}` : !inferenceOk ? `inference ${this.worker?.state}` : ref.state === 'error' ? ref.detail : '';
+    if (this.stopping) {
+      // Shutdown: the line sees Halted (OPC 40100-1 state 2), never a stale Operational.
+      return { stationId: st.id, state: 'Halted', stateNumber: 2, ready: false, busy: false, cameraConnected: false, recipeId: ref.recipeId, recipeName: ref.recipeName, referenceImageCount: ref.shots, modelVersion: this.packId, pendingResults: 0, errorCode: 0, errorText: 'agent stopping' };
+    }
     return {
       stationId: st.id,
       state: error ? 'Error' : ready ? 'Operational' : 'Preoperational',
@@ -312,6 +320,20 @@ export class Daemon {
       components.disk = { ok, reason: ok ? `${Math.round(free / 1048576)} MiB free (watermark ${Math.round(min / 1048576)} MiB)` : `only ${Math.round(free / 1048576)} MiB free, under the ${Math.round(min / 1048576)} MiB watermark; retention is deleting the oldest results`, freeBytes: free, watermarkBytes: min, lastPrune: this.lastPrune };
     }
     return { ok: Object.values(components).every((c) => c.ok), safeMode: this.safeMode, components };
+  }
+
+  /** Counters and capture-to-verdict latency percentiles of one station (MQTT metrics topic). */
+  stationStats(stationId: string): Record<string, unknown> {
+    const st = this.stations.get(stationId);
+    if (!st) return {};
+    const lat = [...st.latencies].sort((a, b) => a - b);
+    const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : null);
+    return {
+      captured: st.counters.captured, pending: st.pending, outcomes: { ...st.counters.outcomes },
+      latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99), window: lat.length },
+      queue: { depth: st.queue.length, oldestAgeMs: st.oldestQueuedAgeMs() },
+      inference: { provider: this.worker?.provider ?? 'none', restarts: this.worker?.restarts ?? 0 },
+    };
   }
 
   /** Per-station accounting: captured = verdicts + no_verdicts + pending, always. */

@@ -19,7 +19,7 @@ export function realParts(): DaemonParts {
     detectorFactory: (cfg: AgentConfig) =>
       packDetectorFactory({ packDir: resolvePath(cfg.model.pack), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
     sourceFactory: (c) => createFrameSource(c),
-    sinkFactory: (cfg: AgentConfig, store: Store, log: Logger): VerdictSink[] => {
+    sinkFactory: (cfg: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>): VerdictSink[] => {
       const sinks: VerdictSink[] = [];
       const stations = cfg.cameras.map((c) => c.station);
       if (cfg.opcua?.enabled && stations.length) {
@@ -32,7 +32,7 @@ export function realParts(): DaemonParts {
         const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
         // The outbox row commits in the same transaction as the result row (kill -9 can never split them).
         store.onResult((v) => outbox.enqueue(v));
-        sinks.push(createMqttSink(mqtt, { outbox, agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } }));
+        sinks.push(createMqttSink(mqtt, { outbox, agentVersion: version, metrics: stats, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } }));
       }
       return sinks;
     },

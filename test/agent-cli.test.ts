@@ -50,7 +50,7 @@ test('the demo config (as npm start runs it) prints where everything is, shows v
   t.regex(first.outcome, /^(PASS|FAIL)$/);
   await waitFor(() => out().includes('stations'), 2000, 'the banner');
   t.regex(out(), new RegExp(`web UI\\s+http://localhost:${port}/`));
-  t.regex(out(), /OPC UA\s+/);
+  t.regex(out(), /OPC UA\s+opc\.tcp:\/\/\S+:\d+/);
   t.regex(out(), new RegExp(`data\\s+${join(dir, 'data').replaceAll('/', '\\/')}`));
   const html = await (await fetch(`${url}/`)).text();
   t.regex(html, /<title>adaptclip-edge<\/title>/);

@@ -81,7 +81,7 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
 }
 
 function opcuaEndpoint(daemon: Daemon): string | undefined {
-  const sink = daemon.sinks.find((s) => s.name === 'opcua') as { endpointUrl?: () => string } | undefined;
+  const sink = daemon.configuredSinks.find((s) => s.name === 'opcua') as { endpointUrl?: () => string } | undefined;
   return sink?.endpointUrl?.();
 }
 

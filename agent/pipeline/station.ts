@@ -28,6 +28,8 @@ export class Station {
   readonly queue: BoundedQueue<Job>;
   readonly counters: StationCounters = { captured: 0, outcomes: {} };
   live: LiveView | null = null;
+  /** Capture-to-verdict latencies (ms) of the last verdicts, for percentiles. */
+  readonly latencies: number[] = [];
   /** Newest frame the camera delivered, judged or not (shot capture takes it). */
   latestFrame: Frame | null = null;
   private stopping = false;
@@ -145,6 +147,10 @@ export class Station {
     const p = this.settle(this, job, outcome, startedAt)
       .then((v) => {
         if (v) {
+          if (v.outcome !== 'NO_VERDICT') {
+            this.latencies.push(v.timing.processingMs);
+            if (this.latencies.length > 1000) this.latencies.shift();
+          }
           const key = v.outcome === 'NO_VERDICT' ? `NO_VERDICT:${v.noVerdictReason}` : v.outcome;
           this.counters.outcomes[key] = (this.counters.outcomes[key] ?? 0) + 1;
         }
