@@ -70,6 +70,7 @@ export class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private lastStatus = new Map<string, string>();
   private stopped: Promise<void> | null = null;
+  private readonly prunedTotal = { rows: 0, masks: 0 };
   private lastPrune: { rows: number; masks: number; underWatermark: boolean } = { rows: 0, masks: 0, underWatermark: false };
 
   constructor(readonly opts: DaemonOptions) {
@@ -159,12 +160,15 @@ export class Daemon {
     const retention = {
       maxAgeMs: cfg.store.retentionDays * 86_400_000,
       maskMaxAgeMs: cfg.store.maskRetentionDays * 86_400_000,
-      minFreeBytes: cfg.store.minFreeMb * 1024 * 1024,
+      // Retention starts a little above the watermark, so what arrives between two passes never crosses it.
+      minFreeBytes: cfg.store.minFreeMb > 0 ? cfg.store.minFreeMb * 1024 * 1024 + Math.max(1024 * 1024, cfg.store.minFreeMb * 1024 * 1024 * 0.1) : 0,
       walCheckpointBytes: cfg.store.walCheckpointMb * 1024 * 1024,
     };
     const prune = () => {
       try {
         this.lastPrune = this.store.prune(retention);
+        this.prunedTotal.rows += this.lastPrune.rows;
+        this.prunedTotal.masks += this.lastPrune.masks;
         this.metrics.diskFree.set(this.store.freeBytes());
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'retention failed');
@@ -317,7 +321,7 @@ export class Daemon {
         /* reported below */
       }
       const ok = free >= min;
-      components.disk = { ok, reason: ok ? `${Math.round(free / 1048576)} MiB free (watermark ${Math.round(min / 1048576)} MiB)` : `only ${Math.round(free / 1048576)} MiB free, under the ${Math.round(min / 1048576)} MiB watermark; retention is deleting the oldest results`, freeBytes: free, watermarkBytes: min, lastPrune: this.lastPrune };
+      components.disk = { ok, reason: ok ? `${Math.round(free / 1048576)} MiB free (watermark ${Math.round(min / 1048576)} MiB)` : `only ${Math.round(free / 1048576)} MiB free, under the ${Math.round(min / 1048576)} MiB watermark; retention is deleting the oldest results`, freeBytes: free, watermarkBytes: min, lastPrune: this.lastPrune, prunedSinceStart: { ...this.prunedTotal } };
     }
     return { ok: Object.values(components).every((c) => c.ok), safeMode: this.safeMode, components };
   }

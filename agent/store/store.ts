@@ -348,13 +348,14 @@ export class Store {
   /** Deletes by age, then oldest-first while free space is under the watermark. Returns what it removed. */
   prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): { rows: number; masks: number; underWatermark: boolean } {
     let rows = this.db.prepare('DELETE FROM results WHERE decided_at < ?').run(now - policy.maxAgeMs).changes;
-    const masks = this.db.prepare('UPDATE results SET mask_png = NULL WHERE mask_png IS NOT NULL AND decided_at < ?').run(now - policy.maskMaxAgeMs).changes;
+    let masks = this.db.prepare('UPDATE results SET mask_png = NULL WHERE mask_png IS NOT NULL AND decided_at < ?').run(now - policy.maskMaxAgeMs).changes;
     let underWatermark = freeBytes() < policy.minFreeBytes;
     // Masks go first (they are most of the bytes), then whole rows, in batches.
     for (let i = 0; underWatermark && i < 100; i++) {
       const m = this.db.prepare('UPDATE results SET mask_png = NULL WHERE result_id IN (SELECT result_id FROM results WHERE mask_png IS NOT NULL ORDER BY decided_at LIMIT 500)').run().changes;
       const r = m ? 0 : this.db.prepare('DELETE FROM results WHERE result_id IN (SELECT result_id FROM results ORDER BY decided_at LIMIT 500)').run().changes;
       rows += r;
+      masks += m;
       if (!m && !r) break;
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.exec('PRAGMA incremental_vacuum');
