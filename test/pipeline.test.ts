@@ -18,6 +18,7 @@ function seqs(h: Harness, station: string): number[] {
 
 test('two cameras: every captured frame has exactly one stored outcome; resultSeq has no gaps', async (t) => {
   const h = await startHarness({
+    model: { maxBatch: 4, batchTimeoutMs: 40 },
     cameras: [
       { station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 5, width: 160, height: 120, seed: 1 } },
       { station: 'ST2', source: { type: 'synthetic', id: 'cam2', fps: 5, width: 160, height: 120, seed: 2 } },
@@ -27,8 +28,12 @@ test('two cameras: every captured frame has exactly one stored outcome; resultSe
   await waitFor(() => [...h.daemon.stations.values()].every((s) => s.counters.captured >= 8), 15_000, 'frames on both cameras');
   const before = h.daemon.counters();
   for (const c of Object.values(before)) t.is(c.captured, Object.values(c.outcomes).reduce((a, b) => a + b, 0) + c.pending);
-  const batches = await (await fetch(`${h.url}/metrics`)).text();
-  t.regex(batches, /adaptclip_inference_batch_size_count \d+/);
+  // Cross-camera batching: frames of both cameras shared inference calls (some batches held more than one frame).
+  const metrics = await (await fetch(`${h.url}/metrics`)).text();
+  const num = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
+  const calls = num(/adaptclip_inference_batch_size_count (\d+)/);
+  const single = num(/adaptclip_inference_batch_size_bucket\{le="1"\} (\d+)/);
+  t.true(calls > 0 && single < calls, `${calls - single} of ${calls} inference calls batched several frames`);
   await h.daemon.stop();
   const after = h.daemon.counters();
   for (const [station, c] of Object.entries(after)) {
