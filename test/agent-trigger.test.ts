@@ -25,6 +25,9 @@ test('a software-triggered camera inspects one part per trigger and echoes the p
   }, 10_000, 'two triggered results');
   t.deepEqual(rows.map((r) => [r.partId, r.triggerSeq]).sort(), [['P-0001', 1], ['P-0002', 2]]);
   t.is(h.daemon.counters().ST1!.captured, 2);
+  // Shot capture from a triggered camera takes its newest picture (here the last triggered part).
+  const p = (await h.api<{ id: number }>('POST', '/api/products', { name: 'trig' })).body;
+  t.is((await h.api('POST', `/api/products/${p.id}/shots/capture`, { station: 'ST1' })).status, 201);
   const tooLong = await h.api<{ error: string }>('POST', '/api/stations/ST1/trigger', { partId: 'x'.repeat(65) });
   t.is(tooLong.status, 400);
   t.regex(tooLong.body.error, /partId/);
@@ -53,4 +56,16 @@ test('shot features are keyed by pack sha: features of another pack are recomput
   const shas = h.daemon.store.db.prepare('SELECT DISTINCT pack_sha FROM shot_features ORDER BY pack_sha').all() as { pack_sha: string }[];
   t.true(shas.some((s) => s.pack_sha === h.daemon.worker!.active.packSha));
   t.is(h.daemon.store.dropFeaturesExcept(h.daemon.worker!.active.packSha), 2, 'stale features are removed at restore');
+});
+
+test('capturing a shot from a triggered camera that has shown nothing yet triggers one picture', async (t) => {
+  const h = await startHarness({ cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', trigger: 'software', width: 160, height: 120 } }] });
+  t.teardown(() => h.stop());
+  const p = (await h.api<{ id: number }>('POST', '/api/products', { name: 'first-shot' })).body;
+  const r = await h.api<{ shot: { width: number; source: string } }>('POST', `/api/products/${p.id}/shots/capture`, { station: 'ST1' });
+  t.is(r.status, 201);
+  t.is(r.body.shot.width, 160);
+  t.is(h.daemon.counters().ST1!.captured, 1, 'the capture trigger is one accounted frame');
+  const row = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1' })[0], 10_000, 'its outcome');
+  t.is(row.partId, 'shot-capture');
 });

@@ -217,6 +217,11 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     const id = intParam(req.params.id, 'product id');
     daemon.store.requireProduct(id);
     const st = station(captureBody.parse(req.body).station);
+    if (!st.latestFrame && st.triggerMode === 'software') {
+      // A triggered camera shows nothing until asked: take one picture (it is also inspected, like any trigger).
+      await st.trigger('shot-capture');
+      await waitForFrame(st, 5000);
+    }
     const frame = st.latestFrame;
     if (!frame) throw new HttpError(409, `camera ${st.cameraId} has not delivered a frame yet; check the camera state in Health`);
     const png = await sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
@@ -272,6 +277,11 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
   return { app, port, url: `http://${shownHost}:${port}`, close: () => app.close() };
+}
+
+async function waitForFrame(st: { latestFrame: unknown }, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!st.latestFrame && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
 function withoutPng<T extends { mask: { png: Buffer } | null }>(v: T) {

@@ -77,7 +77,8 @@ async function live(page, current) {
       verdict.className = `verdict ${v?.outcome ?? ''}`;
       const raw = $('.raw', card).checked;
       const img = $('img.live', card);
-      const want = v ? `/api/stations/${encodeURIComponent(st.id)}/${raw ? 'frame.jpg' : 'overlay.png'}?r=${v.resultId}` : '';
+      const heat = !raw && v && v.outcome !== 'NO_VERDICT'; // a frame without a verdict has no heat map
+      const want = v ? `/api/stations/${encodeURIComponent(st.id)}/${heat ? 'overlay.png' : 'frame.jpg'}?r=${v.resultId}` : '';
       if (want && img.dataset.src !== want) {
         img.dataset.src = want;
         img.src = want;
