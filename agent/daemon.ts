@@ -128,13 +128,14 @@ export class Daemon {
       batchTimeoutMs: cfg.model.batchTimeoutMs,
       inferTimeoutMs: cfg.model.inferTimeoutMs,
       log: this.log,
-      settle: (job, outcome, startedAt) => void this.stations.get(job.ref.stationId)?.finish(job, outcome, startedAt),
+      settle: (job, outcome, startedAt) => void job.owner.finish(job, outcome, startedAt),
       onBatch: (size, ms) => {
         this.metrics.batch.observe(size);
         this.metrics.inferSeconds.observe(ms / 1000);
       },
     });
     await this.worker.start();
+    this.settle = settle;
     for (const entry of cfg.cameras) this.stations.set(entry.station, this.createStation(entry, settle));
     await this.changeover.restore([...this.stations.keys()]);
     // Sinks start in the background: an OPC UA server's first start creates its certificate (seconds) and must not
@@ -180,9 +181,11 @@ export class Daemon {
     this.publishStatuses(true);
   }
 
-  private createStation(entry: CameraEntry, settle: ReturnType<typeof createRecorder>): Station {
+  private settle: ReturnType<typeof createRecorder> | null = null;
+
+  private createStation(entry: CameraEntry, settle: ReturnType<typeof createRecorder>, counters?: Station['counters']): Station {
     const source = this.opts.parts.sourceFactory(entry.source);
-    const station = new Station(entry, source, this.changeover, this.worker!, settle, this.log);
+    const station = new Station(entry, source, this.changeover, this.worker!, settle, this.log, counters);
     source.on('frame', () => this.metrics.captured.inc({ camera: entry.source.id }));
     source.on('state', () => this.publishStatuses(false));
     return station;
@@ -288,6 +291,49 @@ export class Daemon {
       this.metrics.queueOldest.set({ camera: st.cameraId }, st.oldestQueuedAgeMs() / 1000);
     }
     this.metrics.inferenceRestarts.set(this.worker?.restarts ?? 0);
+  }
+
+  /**
+   * Hot reload (SIGHUP): only the cameras whose entry changed are restarted (added, removed); the others keep running
+   * without a gap. Changes elsewhere are reported as needing a restart and are not applied.
+   */
+  async reload(next: AgentConfig): Promise<{ restarted: string[]; added: string[]; removed: string[]; needsRestart: string[] }> {
+    const cur = this.opts.config;
+    if (!cur || !this.settle || this.stopping) throw new Error('reload needs a running daemon with a valid config; restart it instead');
+    const needsRestart: string[] = (Object.keys(next) as (keyof AgentConfig)[]).filter((k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(cur[k]));
+    const before = new Map(cur.cameras.map((c) => [c.station, c]));
+    const after = new Map(next.cameras.map((c) => [c.station, c]));
+    const restarted: string[] = [], added: string[] = [], removed: string[] = [];
+    for (const [id, entry] of before) {
+      const st = this.stations.get(id);
+      if (!st) continue;
+      const replacement = after.get(id);
+      if (replacement && JSON.stringify(replacement) === JSON.stringify(entry)) continue;
+      await st.stopIntake();
+      await st.drain();
+      this.stations.delete(id);
+      if (replacement) {
+        const fresh = this.createStation(replacement, this.settle, st.counters);
+        this.stations.set(id, fresh);
+        await fresh.start().catch((err: Error) => this.log.error({ camera: fresh.cameraId, err: err.message }, 'camera failed to start; it stays offline'));
+        restarted.push(id);
+      } else {
+        removed.push(id);
+      }
+    }
+    for (const [id, entry] of after) {
+      if (before.has(id)) continue;
+      const st = this.createStation(entry, this.settle);
+      this.stations.set(id, st);
+      await this.changeover.restore([id]);
+      await st.start().catch((err: Error) => this.log.error({ camera: st.cameraId, err: err.message }, 'camera failed to start; it stays offline'));
+      added.push(id);
+    }
+    if (added.length && this.configuredSinks.some((s) => s.name === 'opcua')) needsRestart.push('opcua (new stations appear on OPC UA after a restart)');
+    this.opts.config = { ...cur, cameras: next.cameras };
+    this.publishStatuses(true);
+    this.log.info({ restarted, added, removed, needsRestart }, 'config reloaded');
+    return { restarted, added, removed, needsRestart };
   }
 
   health(): Health {

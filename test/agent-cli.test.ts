@@ -54,6 +54,15 @@ test('the demo config (as npm start runs it) prints where everything is, shows v
   t.regex(out(), new RegExp(`data\\s+${join(dir, 'data').replaceAll('/', '\\/')}`));
   const html = await (await fetch(`${url}/`)).text();
   t.regex(html, /<title>adaptclip-edge<\/title>/);
+  // SIGHUP: an invalid file is refused and changes nothing; a changed camera is restarted alone.
+  writeFileSync(config, stringify(demo).replace('fps: 2', 'fps: 2\n      bogus: 1'));
+  process.kill(child.pid!, 'SIGHUP');
+  await waitFor(() => out().includes('reload refused'), 5000, 'the refused reload');
+  (demo.cameras as unknown as { source: { fps: number } }[])[0]!.source.fps = 3;
+  writeFileSync(config, stringify(demo));
+  process.kill(child.pid!, 'SIGHUP');
+  await waitFor(() => out().includes('"msg":"config reloaded"'), 5000, 'the reload');
+  t.regex(out(), /"restarted":\["ST1"\]/);
   const t0 = Date.now();
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   process.kill(child.pid!, 'SIGTERM');

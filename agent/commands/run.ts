@@ -60,6 +60,17 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
           },
         );
       };
+      process.on('SIGHUP', () => {
+        // Hot reload: re-read the file; only changed cameras restart. An invalid file changes nothing.
+        let next;
+        try {
+          next = loadConfig(opts.config).config;
+        } catch (err) {
+          daemon.log.error({ problems: (err as Error).message.split('\n') }, 'reload refused: the config is invalid; the running config stays');
+          return;
+        }
+        daemon.reload(next).catch((err: Error) => daemon.log.error({ err: err.message }, 'reload failed'));
+      });
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
       const where = await daemon.start();

@@ -26,7 +26,7 @@ export class Station {
   readonly id: string;
   readonly cameraId: string;
   readonly queue: BoundedQueue<Job>;
-  readonly counters: StationCounters = { captured: 0, outcomes: {} };
+  readonly counters: StationCounters;
   live: LiveView | null = null;
   /** Capture-to-verdict latencies (ms) of the last verdicts, for percentiles. */
   readonly latencies: number[] = [];
@@ -46,7 +46,10 @@ export class Station {
     private readonly worker: InferenceWorker,
     private readonly settle: Settle,
     private readonly log: { warn: (o: object, m: string) => void },
+    /** A hot-reloaded station continues its predecessor's accounting. */
+    counters: StationCounters = { captured: 0, outcomes: {} },
   ) {
+    this.counters = counters;
     this.id = entry.station;
     this.cameraId = entry.source.id;
     this.queue = new BoundedQueue<Job>(entry.queue.size, entry.queue.policy);
@@ -116,7 +119,7 @@ export class Station {
   private frameless(triggerSeq: number, partId: string): Job {
     const now = Date.now();
     const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq };
-    return { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId };
+    return { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId, owner: this };
   }
 
   private onFrame(frame: Frame): void {
@@ -124,7 +127,7 @@ export class Station {
     this.latestFrame = frame;
     const partId = frame.triggerSeq !== undefined ? (this.partIds.get(frame.triggerSeq) ?? '') : '';
     if (frame.triggerSeq !== undefined) this.partIds.delete(frame.triggerSeq);
-    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId };
+    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId, owner: this };
     const now = Date.now();
     if (frame.triggerSeq !== undefined && this.timedOut.delete(frame.triggerSeq)) {
       void this.finish(job, { kind: 'no_verdict', reason: 'timeout', detail: 'frame arrived after its trigger timed out' }, now);

@@ -7,6 +7,8 @@ export interface Job {
   ref: Reference;
   enqueuedAt: number;
   partId: string;
+  /** The station object that captured it: its outcome is counted there even after a hot reload replaced it. */
+  owner: { finish(job: Job, outcome: Outcome, startedAt: number): unknown };
 }
 
 export interface JobSource {
