@@ -56,7 +56,7 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounte
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const lineOf = (p: (string | number)[], key?: string) => lines.linePos(offsetOf(doc, p, key)).line;
   if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(issue);
+    const known = knownKeys(path, doc.toJS() as unknown);
     return issue.keys.map((key) => ({
       file, line: lineOf(path, key), path: joinPath([...path, key]), value: show(doc.getIn([...path, key])),
       message: `unknown key${known ? `; expected one of: ${known}` : ''}`,
@@ -88,9 +88,47 @@ function offsetOf(doc: Document, path: (string | number)[], key?: string): numbe
   return 0;
 }
 
-function knownKeys(issue: z.core.$ZodIssue): string {
-  const inst = (issue as { inst?: { _zod?: { def?: { shape?: Record<string, unknown> } } } }).inst;
-  const shape = inst?._zod?.def?.shape;
+interface Def {
+  type: string;
+  shape?: Record<string, unknown>;
+  element?: unknown;
+  innerType?: unknown;
+  in?: unknown;
+  options?: unknown[];
+}
+const defOf = (schema: unknown): Def | undefined => (schema as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+
+/** Peels optional/default/prefault/pipe wrappers; picks a union member by the value's `type` key. */
+function unwrap(schema: unknown, value: unknown): unknown {
+  for (let i = 0; i < 10; i++) {
+    const def = defOf(schema);
+    if (!def) return schema;
+    if (def.innerType) schema = def.innerType;
+    else if (def.type === 'pipe' && def.in) schema = def.in;
+    else if (def.type === 'union' && def.options) {
+      const type = (value as { type?: unknown } | undefined)?.type;
+      schema = def.options.find((o) => {
+        const lit = defOf(defOf(o)?.shape?.type) as { values?: unknown[] } | undefined;
+        return lit?.values?.includes(type);
+      }) ?? def.options[0];
+    } else return schema;
+  }
+  return schema;
+}
+
+/** The keys the schema allows at `path` (for "unknown key; expected one of …"). */
+function knownKeys(path: (string | number)[], raw: unknown): string {
+  let schema: unknown = configSchema;
+  let value = raw;
+  for (const seg of path) {
+    schema = unwrap(schema, value);
+    const def = defOf(schema);
+    if (def?.type === 'object' && def.shape) schema = def.shape[String(seg)];
+    else if (def?.type === 'array') schema = def.element;
+    else return '';
+    value = (value as Record<string | number, unknown> | undefined)?.[seg];
+  }
+  const shape = defOf(unwrap(schema, value))?.shape;
   return shape ? Object.keys(shape).join(', ') : '';
 }
 
