@@ -137,3 +137,15 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
   t.deepEqual(store.queryResults().filter((x) => x.hasMask), []);
   store.close();
 });
+
+test('a WAL file over the limit is checkpointed and truncated', (t) => {
+  const store = new Store(join(tempDir(t), 'wal.db'));
+  const mask = { png: Buffer.alloc(64 * 1024, 5), width: 8, height: 8, sha256: 'x', uri: '' };
+  for (let i = 0; i < 40; i++) store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true }));
+  t.true(store.walBytes() > 1024 * 1024, `wal is ${store.walBytes()} bytes`);
+  t.false(store.checkpointIfLarge(64 * 1024 * 1024), 'under the limit nothing happens');
+  t.true(store.checkpointIfLarge(1024 * 1024));
+  t.is(store.walBytes(), 0);
+  t.is(store.queryResults({ limit: 1000 }).length, 40);
+  store.close();
+});
