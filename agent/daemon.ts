@@ -350,7 +350,10 @@ export class Daemon {
     }
     if (this.worker) {
       const ok = this.worker.state === 'ready';
-      components.inference = { ok, reason: ok ? `ready on ${this.worker.provider}` : `${this.worker.state}: ${this.worker.lastError}`, provider: this.worker.provider, restarts: this.worker.restarts, lastError: this.worker.lastError };
+      // CUDA asked for but the session runs on the CPU: still inspecting, flagged so nobody mistakes it for normal.
+      const degraded = ok && this.opts.config?.model.device === 'cuda' && this.worker.provider !== 'cuda';
+      const reason = !ok ? `${this.worker.state}: ${this.worker.lastError}` : degraded ? `DEGRADED: ready on ${this.worker.provider}, cuda was requested but is unavailable` : `ready on ${this.worker.provider}`;
+      components.inference = { ok, degraded, reason, provider: this.worker.provider, restarts: this.worker.restarts, lastError: this.worker.lastError };
     } else if (!this.safeMode) {
       components.inference = { ok: false, reason: 'not started' };
     }

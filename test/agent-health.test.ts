@@ -39,3 +39,16 @@ test('a camera that cannot connect: /healthz 503 naming it, CameraDisconnected o
   await waitFor(() => h.daemon.counters().ST1!.captured >= before + 4, 10_000, 'cam1 keeps running');
   t.pass();
 });
+
+test('device cuda without a usable GPU runs on the CPU and health says DEGRADED', async (t) => {
+  const h = await startHarness({ model: { device: 'cuda' } });
+  t.teardown(() => h.stop());
+  const inf = h.daemon.health().components.inference!;
+  if (inf.provider === 'cuda') {
+    t.false(inf.degraded as boolean, 'a machine with CUDA runs on it, not degraded');
+    return;
+  }
+  t.true(inf.ok);
+  t.true(inf.degraded as boolean);
+  t.regex(inf.reason, /^DEGRADED: ready on cpu, cuda was requested/);
+});
