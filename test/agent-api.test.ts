@@ -142,3 +142,24 @@ test.serial('history filters, result masks, OpenAPI, health and metrics', async 
   t.is(overlay.status, 200);
   t.is(overlay.headers.get('content-type'), 'image/png');
 });
+
+test.serial('changing the active product\'s shots or threshold gives the station a new reference version at once', async (t) => {
+  const p = (await h.api<Product>('POST', '/api/products', { name: 'live-edit' })).body;
+  await h.api('POST', `/api/products/${p.id}/shots/capture`, { station: 'ST1' });
+  const act = (await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: p.id })).body;
+  t.is(act.shots, 1);
+  await h.api('POST', `/api/products/${p.id}/shots/capture`, { station: 'ST1' });
+  const ref = h.daemon.changeover.current('ST1');
+  t.is(ref.shots, 2);
+  t.is(ref.version, act.referenceVersion + 1);
+  t.is(h.daemon.store.getStation('ST1')!.referenceVersion, ref.version);
+  t.is(ref.thresholdSource, 'shots');
+  const patched = await h.api('PATCH', `/api/products/${p.id}`, { threshold: 0.93 });
+  t.is(patched.status, 200);
+  t.is(h.daemon.changeover.current('ST1').threshold, 0.93);
+  t.is(h.daemon.changeover.current('ST1').thresholdSource, 'override');
+  t.is(h.daemon.changeover.current('ST1').version, ref.version + 1);
+  const row = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1', limit: 3 }).find((r) => r.referenceVersion === ref.version + 1 && r.outcome !== 'NO_VERDICT'), 10_000, 'a verdict with the new version');
+  t.is(row.threshold, 0.93);
+  t.true(h.daemon.store.auditLog(20).some((e) => e.action === 'station.reference'));
+});

@@ -72,8 +72,9 @@ export class Changeover {
     const stations = [...this.refs.values()].filter((r) => r.productId === productId).map((r) => r.stationId);
     for (const id of stations) {
       await this.withLock(id, async () => {
+        if (this.current(id).productId !== productId) return; // another changeover got there first
         const prepared = await this.prepareParts(productId);
-        const st = this.store.bumpReference(productId).find((s) => s.id === id) ?? this.store.getStation(id)!;
+        const st = this.store.bumpReference(id, 'system');
         this.set(this.referenceOf(id, prepared, st.referenceVersion));
       });
     }

@@ -269,12 +269,13 @@ export class Store {
     })();
   }
 
-  /** Bumps the reference version of every station running this product (its shots changed). */
-  bumpReference(productId: number): StationRow[] {
+  /** New reference version for a station whose active product's shots or threshold changed. */
+  bumpReference(stationId: string, actor: string): StationRow {
     return this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT id FROM stations WHERE active_product_id = ?').all(productId) as { id: string }[];
-      this.db.prepare('UPDATE stations SET reference_version = reference_version + 1, updated_at = ? WHERE active_product_id = ?').run(Date.now(), productId);
-      return rows.map((r) => this.getStation(r.id)!);
+      this.db.prepare('UPDATE stations SET reference_version = reference_version + 1, updated_at = ? WHERE id = ?').run(Date.now(), stationId);
+      const st = this.getStation(stationId)!;
+      this.audit(actor, 'station.reference', { stationId, productId: st.activeProductId, referenceVersion: st.referenceVersion });
+      return st;
     })();
   }
 
