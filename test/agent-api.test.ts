@@ -125,6 +125,9 @@ test.serial('history filters, result masks, OpenAPI, health and metrics', async 
   const filtered = (await h.api<{ outcome: string }[]>('GET', '/api/results?outcome=FAIL&station=ST1&limit=5')).body;
   t.true(filtered.length > 0 && filtered.every((r) => r.outcome === 'FAIL'));
   t.is((await h.api('GET', '/api/results?outcome=MAYBE')).status, 400);
+  t.is((await h.api('GET', '/api/results?since=yesterday-ish')).status, 400);
+  t.is((await h.api('GET', '/api/audit?limit=lots')).status, 400);
+  t.true((await h.api<unknown[]>('GET', '/api/audit?limit=5')).body.length <= 5);
   t.is((await h.api('GET', '/results/NOPE/mask.png')).status, 404);
   const doc = (await h.api<{ paths: Record<string, Record<string, { security?: unknown }>> }>('GET', '/openapi.json')).body;
   t.truthy(doc.paths['/api/products/{id}/shots']!.post!.security);

@@ -133,7 +133,10 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     stations: [...daemon.stations.keys()], startedAt: daemon.startedAt,
   }));
   route('GET', '/api/counters', { summary: 'Per-station accounting: captured = sum(outcomes) + pending', tag: 'system' }, () => daemon.counters());
-  route('GET', '/api/audit', { summary: 'Audit log (newest first)', tag: 'system', query: { limit: 'max entries (default 100)' } }, (req) => daemon.store.auditLog(Number((req.query as { limit?: string }).limit ?? 100)));
+  route('GET', '/api/audit', { summary: 'Audit log (newest first)', tag: 'system', query: { limit: 'max entries (default 100)' } }, (req) => {
+    const limit = (req.query as { limit?: string }).limit;
+    return daemon.store.auditLog(limit === undefined ? 100 : Math.min(intParam(limit, 'limit'), 1000));
+  });
 
   // ---- stations / live view ----
   route('GET', '/api/stations', { summary: 'Live state of every station: camera, reference, latest verdict, counters', tag: 'live' }, () =>
