@@ -287,6 +287,10 @@ export class Daemon {
       }
     }
     for (const st of this.stations.values()) {
+      const cam = st.status();
+      this.metrics.cameraOnline.set({ camera: st.cameraId }, cam.state === 'online' ? 1 : 0);
+      this.metrics.cameraReconnects.set({ camera: st.cameraId }, cam.reconnectsLastHour);
+      this.metrics.cameraBadFrames.set({ camera: st.cameraId }, cam.badFrames);
       this.metrics.queueDepth.set({ camera: st.cameraId }, st.queue.length);
       this.metrics.queueOldest.set({ camera: st.cameraId }, st.oldestQueuedAgeMs() / 1000);
     }

@@ -15,6 +15,9 @@ export class Metrics {
   readonly inferSeconds = new Histogram({ name: 'adaptclip_inference_seconds', help: 'Inference call duration', registers: [this.registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] });
   readonly inferenceRestarts = new Gauge({ name: 'adaptclip_inference_restarts', help: 'Inference sessions recreated after a hang or error', registers: [this.registry] });
   readonly changeoverSeconds = new Histogram({ name: 'adaptclip_changeover_seconds', help: 'Product activation time', registers: [this.registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30] });
+  readonly cameraOnline = new Gauge({ name: 'adaptclip_camera_online', help: '1 when the camera delivers frames (state online)', labelNames: ['camera'], registers: [this.registry] });
+  readonly cameraReconnects = new Gauge({ name: 'adaptclip_camera_reconnects_last_hour', help: 'Camera restarts in the last hour', labelNames: ['camera'], registers: [this.registry] });
+  readonly cameraBadFrames = new Gauge({ name: 'adaptclip_camera_bad_frames', help: 'Short or mis-sized frames discarded', labelNames: ['camera'], registers: [this.registry] });
   readonly diskFree = new Gauge({ name: 'adaptclip_disk_free_bytes', help: 'Free bytes on the data folder disk', registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'adaptclip_component_healthy', help: '1 when the component is healthy', labelNames: ['component'], registers: [this.registry] });
 

@@ -35,6 +35,10 @@ test('a camera that cannot connect: /healthz 503 naming it, CameraDisconnected o
   t.true(res.components.inference!.ok);
   t.false(res.ok);
   await waitFor(() => alarms.find((a) => a.alarm === 'CameraDisconnected' && a.active), 15_000, 'CameraDisconnected on MQTT');
+  const metrics = await (await fetch(`${h.url}/metrics`)).text();
+  t.true(metrics.includes('adaptclip_camera_online{camera="dead-cam"} 0'));
+  t.true(metrics.includes('adaptclip_camera_online{camera="cam1"} 1'));
+  t.regex(metrics, /adaptclip_camera_reconnects_last_hour\{camera="dead-cam"\} \d+/);
   const before = h.daemon.counters().ST1!.captured;
   await waitFor(() => h.daemon.counters().ST1!.captured >= before + 4, 10_000, 'cam1 keeps running');
   t.pass();
