@@ -275,6 +275,30 @@ test.serial('a VisionResultEventType event per NOK result, with its fields and s
   for (let i = 0; i < 2; i++) await plc.write('Control.ResultAckSeq', DataType.UInt32, (await plc.read('Result.ResultSeq')) as number);
 });
 
+test.serial('alarms are OffNormal conditions: CameraDisconnected raises and clears an AlarmConditionType event', async (t) => {
+  const sub = ClientSubscription.create(op.session, { requestedPublishingInterval: 20, publishingEnabled: true, requestedMaxKeepAliveCount: 50, requestedLifetimeCount: 500 });
+  const fields = ['EventType', 'SourceName', 'ConditionName', 'Severity', 'ActiveState.Id', 'Message'];
+  const events: Record<string, unknown>[] = [];
+  const item = ClientMonitoredItem.create(sub, { nodeId: op.id('Agent'), attributeId: AttributeIds.EventNotifier }, { queueSize: 100, filter: constructEventFilter(fields) }, TimestampsToReturn.Both);
+  item.on('changed', (values: unknown) => {
+    const vs = values as Variant[];
+    events.push(Object.fromEntries(fields.map((f, i) => [f, vs[i]!.value])));
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  sink.publishAlarm({ stationId: 'ST1', alarm: 'CameraDisconnected', active: true, severity: 700, text: 'cam1 gone' });
+  sink.publishAlarm({ stationId: 'ST1', alarm: 'CameraDisconnected', active: false, severity: 700, text: '' });
+  const t0 = Date.now();
+  const mine = () => events.filter((e) => e.ConditionName === 'CameraDisconnected');
+  while (mine().at(-1)?.['ActiveState.Id'] !== false && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+  const states = mine().map((e) => e['ActiveState.Id']);
+  t.is(states[0], true, 'raised');
+  t.is(states.at(-1), false, 'then cleared');
+  t.like(mine()[0], { Severity: 700 });
+  t.regex(String(mine()[0]!.SourceName), /ST1$/);
+  t.is((mine()[0]!.Message as { text: string }).text, 'cam1 gone');
+  await sub.terminate();
+});
+
 test.serial('PLC heartbeat watchdog raises PlcHeartbeatLost when the PLC stops counting', async (t) => {
   await plc.write('Control.PlcHeartbeat', DataType.UInt32, 1);
   await new Promise((r) => setTimeout(r, 900));

@@ -2,7 +2,7 @@
 // alarms and the handshake rules (1)–(5). Read-only values change through setValueFromSource so subscribers see
 // every change; values the PLC writes are bound setters that validate first and then drive the handshake.
 import {
-  DataType, type ISessionContext, makeRoles, type Namespace, PermissionType, StatusCodes, type StatusCode, type UAEventType,
+  ConditionInfo, DataType, type ISessionContext, makeRoles, type Namespace, PermissionType, StatusCodes, type StatusCode, type UAEventType,
   type UAObject, type UAVariable, Variant, type VariantOptions, WellKnownRoles,
 } from 'node-opcua';
 import { ulid } from 'ulid';
@@ -46,6 +46,7 @@ export class StationNode {
   private vars = new Map<string, UAVariable>();
   private alarmInputs = new Map<AlarmName, UAVariable>();
   private alarmActive = new Map<AlarmName, boolean>();
+  private alarmText = new Map<AlarmName, string>();
   private control = { partId: '', plcHeartbeat: 0, requestedRecipeId: 0 };
   private busy = false;
   private pendingTrigger: { triggerSeq: number; partId: string; timer: NodeJS.Timeout } | null = null;
@@ -154,7 +155,14 @@ export class StationNode {
         conditionName: a.name, inputNode: input, normalState: normal, optionals: ['ConfirmedState', 'Confirm'],
       });
       alarm.setEnabledState(true);
-      alarm.currentBranch().setSeverity(a.severity);
+      // Our severity and text instead of node-opcua's generic 150 / "Condition is …".
+      alarm.calculateConditionInfo = (_stateData, isActive) =>
+        new ConditionInfo({
+          message: isActive ? this.alarmText.get(a.name) || `${a.name} active` : 'Back to normal',
+          severity: isActive ? a.severity : 0,
+          quality: StatusCodes.Good,
+          retain: true,
+        });
     }
 
     this.addMethods();
@@ -217,6 +225,7 @@ export class StationNode {
   setAlarm(name: AlarmName, active: boolean, text: string, notify = true) {
     if (!!this.alarmActive.get(name) === active) return;
     this.alarmActive.set(name, active);
+    this.alarmText.set(name, text);
     this.alarmInputs.get(name)!.setValueFromSource({ dataType: DataType.Boolean, value: active });
     const severity = ALARMS.find((a) => a.name === name)!.severity;
     if (notify) this.deps.onAlarm?.({ stationId: this.id, alarm: name, active, severity, text });
