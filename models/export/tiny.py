@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 
 import torch
 from torch import nn
@@ -108,6 +109,17 @@ class ArchivedClip(Clip):
         return v.ln_post(x[:, 0]) @ v.proj, self.encode_text(text)
 
 
+def _strip_debug_info(archive: str) -> None:
+    """Drop TorchScript's *.debug_pkl entries: they record the absolute path of our sources, so a tiny archive
+    made in another checkout would differ byte for byte. Loading never needs them."""
+    stripped = archive + ".stripped"
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(stripped, "w", zipfile.ZIP_STORED) as target:
+        for entry in source.infolist():
+            if not entry.filename.endswith(".debug_pkl"):
+                target.writestr(zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0)), source.read(entry))
+    os.replace(stripped, archive)
+
+
 def tiny_words() -> list[str]:
     normal, anomaly = static_prompts()
     return [w for text in normal + anomaly + [learned_template(4)] for w in _PATTERN.findall(text.lower())]
@@ -135,6 +147,7 @@ def write_tiny_sources(opts: TinyOptions, folder: str) -> tuple[str, str, str]:
         traced = torch.jit.trace(clip, example, check_trace=False)
     clip_path = os.path.join(folder, CLIP_FILE)
     torch.jit.save(traced, clip_path)
+    _strip_debug_info(clip_path)
 
     visual = VisualAdapter(opts.embed_dim, 4)
     pq = PromptQueryAdapter(opts.embed_dim, opts.mid_dim, len(opts.feature_layers))
