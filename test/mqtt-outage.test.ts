@@ -31,6 +31,15 @@ function expectedResults(dbFile: string) {
   return { rows, left };
 }
 
+function outboxDepth(dbFile: string): number {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 async function until(pred: () => boolean, timeoutMs: number, what: string | (() => string)) {
   const t0 = Date.now();
   while (!pred()) {
@@ -73,6 +82,7 @@ test('30 s broker outage at 10 verdicts/s: every resultId arrives, in resultSeq 
     const upAt = Date.now();
     await broker.start();
     await sleep(2000); // some live traffic after the restore
+    await until(() => outboxDepth(dbFile) === 0, 30_000, 'the outbox to drain');
     await producer.terminate();
     const { rows, left } = expectedResults(dbFile);
     t.is(left, 0, 'outbox empty after the drain');
@@ -110,6 +120,7 @@ test('publisher killed with kill -9 during the outage and restarted: the outbox 
     await sleep(3000);
     await broker.start();
     await sleep(2000);
+    await until(() => outboxDepth(dbFile) === 0, 30_000, 'the outbox to drain');
     await second.p.terminate();
     const { rows, left } = expectedResults(dbFile);
     t.is(left, 0);

@@ -50,6 +50,8 @@ test('verdict, mask, alarm and retained status/online arrive with the documented
   const live = await subscribe(broker.url, `${P}/#`);
   try {
     await sink.start(NO_COMMANDS);
+    const t0 = Date.now();
+    while (!sink.connected() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
     sink.publishStatus(STATUS);
     const png = await makeMaskPng(64, 48, [10, 8, 12, 6]);
     const nok = sampleVerdict({ stationId: 'ST1', resultSeq: 1, nok: true, maskPng: png, partId: 'PART-42', triggerSeq: 55 });

@@ -1,6 +1,6 @@
 // A real mosquitto broker for tests: own config file, 127.0.0.1, a free port; stopped by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,8 @@ export interface Broker {
 
 export async function startMosquitto(): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'mosq-'));
+  // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here.
+  chmodSync(dir, 0o777);
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   // Persistence so a durable test subscriber keeps its queued messages across a broker restart.
