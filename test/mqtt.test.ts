@@ -44,7 +44,8 @@ test('verdict, mask, alarm and retained status/online arrive with the documented
   const broker = await startMosquitto();
   const db = new Database(join(tmp(), 'agent.db'));
   const config = mqttConfigSchema.parse({ url: broker.url, site: 'plant1', line: 'L2', agentId: 'edge-7' });
-  const sink = createMqttSink(config, { outbox: createOutbox(db, config.outbox), agentVersion: '0.1.0' });
+  const connection: boolean[] = [];
+  const sink = createMqttSink(config, { outbox: createOutbox(db, config.outbox), agentVersion: '0.1.0', onConnectionChange: (up) => connection.push(up) });
   const P = 'adaptclip/v1/plant1/L2/edge-7';
   t.is(sink.prefix, P);
   const live = await subscribe(broker.url, `${P}/#`);
@@ -91,6 +92,27 @@ test('verdict, mask, alarm and retained status/online arrive with the documented
 
     await sink.drained(5000);
     t.is((db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n, 0, 'PUBACKed messages leave the outbox');
+    t.true(sink.health().ok);
+    // The broker going away is reported (the daemon drives the OPC UA BrokerOffline alarm from this).
+    await broker.stop({ holdPort: true });
+    const t1 = Date.now();
+    while (connection.at(-1) !== false && Date.now() - t1 < 5000) await new Promise((r) => setTimeout(r, 10));
+    t.deepEqual(connection, [true, false]);
+    t.false(sink.health().ok);
+    t.regex(sink.health().detail, /broker offline/);
+    const restartedAt = Date.now();
+    await broker.start();
+    while (!sink.connected() && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 10));
+    t.is(connection.at(-1), true);
+    await live.client.endAsync();
+    const again = await subscribe(broker.url, `${P}/#`);
+    // Republished after the CONNACK (newer than the restart), not just kept by the broker.
+    await again.waitFor((m) => m.topic === `${P}/online` && json(m).online === true && Date.parse(json(m).ts) >= restartedAt);
+    const republished = await again.waitFor((m) => m.topic === `${P}/ST1/status` && Date.parse(json(m).ts) >= restartedAt);
+    t.like(json(republished), { state: 'Operational' });
+    live.client = again.client;
+    live.got.length = 0;
+    again.client.on('message', (topic, payload, packet) => live.got.push({ topic, payload, packet }));
     // A clean stop says so on the retained online topic.
     await sink.stop();
     await live.waitFor((m) => m.topic === `${P}/online` && json(m).online === false);
