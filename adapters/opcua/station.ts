@@ -24,6 +24,7 @@ export const ALARMS: { name: AlarmName; severity: number }[] = [
   { name: 'PlcHeartbeatLost', severity: 700 },
 ];
 const PART_ID_MAX = 64;
+const MASK_MAX = 1024 * 1024; // Images.LastMaskPng limit (PROTOCOLS.md)
 
 type Value = { dataType: DataType; value: unknown };
 
@@ -297,7 +298,7 @@ export class StationNode {
     else st.counters.error += 1;
     this.history.push(r);
     if (this.history.length > this.deps.config.resultHistory) this.history.shift();
-    if (v.mask) this.lastMaskPng = v.mask.png;
+    if (v.mask) this.lastMaskPng = v.mask.png.length <= MASK_MAX ? v.mask.png : Buffer.alloc(0); // over 1 MiB: MaskUri only
     const showNow = this.deps.config.ackMode === 'None' || !st.shown || st.shownAcked;
     if (showNow) {
       st.shown = r;
