@@ -22,8 +22,11 @@ const STATUS: StationStatus = {
 };
 
 type Msg = { topic: string; payload: Buffer; packet: IPublishPacket };
-async function subscribe(url: string, filter: string) {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
+async function subscribe(url: string, filter: string, durableId?: string) {
+  // A durable subscriber (persistent session, reconnecting) keeps its queue across a broker restart.
+  const client = await mqtt.connectAsync(url, durableId
+    ? { protocolVersion: 5, clientId: durableId, clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 600 } }
+    : { protocolVersion: 5, reconnectPeriod: 0 });
   const got: Msg[] = [];
   client.on('message', (topic, payload, packet) => got.push({ topic, payload, packet }));
   await client.subscribeAsync(filter, { qos: 1 });
@@ -194,4 +197,44 @@ test('a missing TLS file fails start() with one clear line', async (t) => {
   const err = await t.throwsAsync(sink.start(NO_COMMANDS));
   t.regex(err!.message, /mqtt\.tls: cannot read a certificate file .*\/nonexistent\/ca\.pem.*fix the path/);
   await sink.stop();
+});
+
+test('a full outbox during an outage is announced with an OutboxFull alarm and keeps the newest verdicts', async (t) => {
+  const broker = await startMosquitto();
+  const db = new Database(join(tmp(), 'agent.db'));
+  const config = mqttConfigSchema.parse({ url: broker.url, site: 's', line: 'l', agentId: 'full', reconnectPeriodMs: 200, outbox: { maxMessages: 4 } });
+  const outbox = createOutbox(db, config.outbox);
+  const sink = createMqttSink(config, { outbox, agentVersion: 'x' });
+  const live = await subscribe(broker.url, `${sink.prefix}/#`, 'full-sub');
+  try {
+    await sink.start(NO_COMMANDS);
+    sink.publishStatus(STATUS);
+    while (!sink.connected()) await new Promise((r) => setTimeout(r, 10));
+    await broker.stop({ holdPort: true });
+    const png = await makeMaskPng(64, 48, [1, 1, 4, 4]);
+    const verdicts = Array.from({ length: 6 }, (_, i) => sampleVerdict({ stationId: 'ST1', resultSeq: i + 1, nok: true, maskPng: png }));
+    for (const v of verdicts) sink.publishVerdict(v);
+    t.true(outbox.stats().full);
+    t.is(outbox.stats().dropped.verdict, 2, '12 rows into 4: all 6 masks and the 2 oldest verdicts go');
+    await new Promise((r) => setTimeout(r, 1200)); // the publisher notices on its 1 s tick
+    live.got.length = 0;
+    await broker.start();
+    const after = live;
+    await after.waitFor((m) => m.topic.endsWith('/ST1/alarm') && json(m).alarm === 'OutboxFull' && json(m).active === false, 10_000);
+    const states = after.got.filter((m) => m.topic.endsWith('/ST1/alarm') && json(m).alarm === 'OutboxFull').map((m) => json(m).active);
+    t.deepEqual(states, [true, false], 'raised while full, cleared once drained');
+    const seqs: number[] = [];
+    const t0 = Date.now();
+    while (seqs.length < 4 && Date.now() - t0 < 10_000) {
+      seqs.splice(0, seqs.length, ...after.got.filter((m) => m.topic.endsWith('/verdict')).map((m) => json(m).resultSeq as number));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.deepEqual(seqs, [3, 4, 5, 6]);
+    t.true(after.got.filter((m) => m.topic.endsWith('/verdict')).every((m) => json(m).replayed === true));
+    await after.client.endAsync();
+  } finally {
+    await sink.stop();
+    db.close();
+    await broker.stop();
+  }
 });

@@ -83,6 +83,14 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     setImmediate(drain);
   };
 
+  // OutboxFull alarms cannot go through the (full) outbox: they wait here and go out once connected, in order.
+  const fullAlarms: { stationId: string; payload: string }[] = [];
+  const flushFullAlarms = () => {
+    while (client?.connected && fullAlarms.length) {
+      const a = fullAlarms.shift()!;
+      publish(`${a.stationId}/alarm`, a.payload, { qos: 1 }, (err) => { if (err) fullAlarms.unshift(a); });
+    }
+  };
   const checkFull = () => {
     const s = outbox.stats();
     if (s.full === wasFull) return;
@@ -90,8 +98,9 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     const text = s.full ? `MQTT outbox full (${s.depth} messages, ${s.bytes} bytes): oldest masks, then alarms, then verdicts are dropped` : 'MQTT outbox below its limits again';
     log.warn(text);
     for (const stationId of statuses.keys()) {
-      publish(`${stationId}/alarm`, JSON.stringify({ schema: 'adaptclip.alarm/1', alarm: 'OutboxFull', active: s.full, severity: 500, ts: new Date().toISOString(), text }), { qos: 1 });
+      fullAlarms.push({ stationId, payload: JSON.stringify({ schema: 'adaptclip.alarm/1', alarm: 'OutboxFull', active: s.full, severity: 500, ts: new Date().toISOString(), text }) });
     }
+    flushFullAlarms();
   };
 
   return {
@@ -130,6 +139,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         // Retained state is republished only after a successful CONNACK (RELIABILITY.md).
         publish('online', JSON.stringify(onlinePayload(true, deps.agentVersion)), { qos: 1, retain: true });
         for (const { status } of statuses.values()) publishStatusNow(status);
+        flushFullAlarms();
         deps.onConnectionChange?.(true);
         kick();
       });
