@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openDatabase, schemaVersion } from '../agent/store/db.ts';
-import { LATEST_VERSION } from '../agent/store/migrations.ts';
+import { LATEST_VERSION, MIGRATIONS } from '../agent/store/migrations.ts';
 import { Store, type ResultInput } from '../agent/store/store.ts';
 
 function tempDir(t: { teardown: (fn: () => void) => void }): string {
@@ -148,4 +148,24 @@ test('a WAL file over the limit is checkpointed and truncated', (t) => {
   t.is(store.walBytes(), 0);
   t.is(store.queryResults({ limit: 1000 }).length, 40);
   store.close();
+});
+
+test('a migration that fails part-way leaves the store at its old schema, unchanged, and the error names store, step and backup', (t) => {
+  const file = join(tempDir(t), 'up.db');
+  const store = new Store(file);
+  store.createProduct({ name: 'kept' }, 'test');
+  store.close();
+  const db = new Database(file);
+  const next = LATEST_VERSION + 1;
+  const failing = [
+    ...MIGRATIONS,
+    { version: next, description: 'adds a table', up: 'CREATE TABLE upgrade_probe (id INTEGER);', down: 'DROP TABLE upgrade_probe;' },
+    { version: next + 1, description: 'breaks', up: 'CREATE TABLE products (id INTEGER);', down: '' },
+  ];
+  const err = t.throws(() => migrate(db, file, true, undefined, failing));
+  t.regex(err!.message, new RegExp(`${file}: migration from schema ${next} to ${next + 1} failed \\(.*already exists\\); the store was left at schema ${LATEST_VERSION}, unchanged; a backup taken before migrating is .*\\.bak`));
+  t.is(schemaVersion(db), LATEST_VERSION);
+  t.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name = 'upgrade_probe'").all(), [], 'the step that succeeded was rolled back too');
+  t.deepEqual(db.prepare('SELECT name FROM products').all(), [{ name: 'kept' }]);
+  db.close();
 });

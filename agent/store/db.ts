@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LATEST_VERSION, MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, type Migration } from './migrations.ts';
 
 export type Db = Database.Database;
 
@@ -61,26 +61,34 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-/** Brings the schema to `target` (default: latest), up or down, one transaction per step. Backs up first. */
-export function migrate(db: Db, file: string, backup = true, target = LATEST_VERSION): string | null {
+/** Brings the schema to `target` (default: latest), up or down, all steps in ONE transaction so a failing step
+ * leaves the store exactly as it was. Backs up first. */
+export function migrate(db: Db, file: string, backup = true, target?: number, migrations: Migration[] = MIGRATIONS): string | null {
   const current = schemaVersion(db);
-  if (current > LATEST_VERSION && target === LATEST_VERSION) {
-    throw new Error(`database ${file} has schema version ${current}, newer than this agent knows (${LATEST_VERSION}); upgrade the agent or restore a backup`);
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest && target === undefined) {
+    throw new Error(`database ${file} has schema version ${current}, newer than this agent knows (${latest}); upgrade the agent or restore a backup`);
   }
-  if (current === target) return null;
+  const goal = target ?? latest;
+  if (current === goal) return null;
   let backupFile: string | null = null;
   if (backup && current > 0) {
     backupFile = `${file}.v${current}-${Date.now()}.bak`;
     db.exec(`VACUUM INTO '${backupFile.replaceAll("'", "''")}'`);
   }
-  const steps = current < target
-    ? MIGRATIONS.filter((m) => m.version > current && m.version <= target).map((m) => ({ sql: m.up, to: m.version }))
-    : MIGRATIONS.filter((m) => m.version <= current && m.version > target).reverse().map((m) => ({ sql: m.down, to: m.version - 1 }));
-  for (const step of steps) {
-    db.transaction(() => {
-      db.exec(step.sql);
+  const steps = current < goal
+    ? migrations.filter((m) => m.version > current && m.version <= goal).map((m) => ({ sql: m.up, from: m.version - 1, to: m.version }))
+    : migrations.filter((m) => m.version <= current && m.version > goal).reverse().map((m) => ({ sql: m.down, from: m.version, to: m.version - 1 }));
+  db.transaction(() => {
+    for (const step of steps) {
+      try {
+        db.exec(step.sql);
+      } catch (err) {
+        const kept = backupFile ? `; a backup taken before migrating is ${backupFile}` : '';
+        throw new Error(`database ${file}: migration from schema ${step.from} to ${step.to} failed (${(err as Error).message}); the store was left at schema ${current}, unchanged${kept}`);
+      }
       db.pragma(`user_version = ${step.to}`);
-    })();
-  }
+    }
+  })();
   return backupFile;
 }
