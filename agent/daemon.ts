@@ -9,7 +9,7 @@ import { resolvePath } from './config/load.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Metrics } from './metrics.ts';
 import { Changeover } from './pipeline/changeover.ts';
-import type { AlarmName } from '../adapters/types.ts';
+import type { Alarm, AlarmName } from '../adapters/types.ts';
 import { UnavailableError, type DetectorFactory, type FrameSource, type SinkCommands, type StationStatus, type VerdictSink } from './pipeline/ports.ts';
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
@@ -20,7 +20,19 @@ export interface DaemonParts {
   detectorFactory: (config: AgentConfig) => DetectorFactory;
   sourceFactory: (config: CameraConfig) => FrameSource;
   /** Northbound sinks built once the store exists (the MQTT outbox lives in it). */
-  sinkFactory: (config: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>) => Promise<VerdictSink[]> | VerdictSink[];
+  sinkFactory: (config: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>, hooks: SinkHooks) => Promise<VerdictSink[]> | VerdictSink[];
+}
+
+/** What sinks tell the daemon (and ask it) beyond the VerdictSink contract. */
+export interface SinkHooks {
+  /** An alarm a sink raised itself (OPC UA ResultBufferFull, PlcHeartbeatLost): forwarded to the other sinks. */
+  alarm(alarm: Alarm, origin: string): void;
+  /** MQTT broker reachability: drives the BrokerOffline alarm and the /healthz broker reason. */
+  brokerConnection(connected: boolean): void;
+  /** Stations running now (MQTT commands for others are refused). */
+  stations(): string[];
+  /** A stored result of this station for OPC UA GetResultById (survives restarts, beyond the adapter's ring). */
+  resultById(stationId: string, resultId: string): { verdict: number; anomalyScore: number; maskUri: string } | undefined;
 }
 
 export interface DaemonOptions {
@@ -71,6 +83,9 @@ export class Daemon {
   private lastStatus = new Map<string, string>();
   private stopped: Promise<void> | null = null;
   private readonly prunedTotal = { rows: 0, masks: 0 };
+  private publicUrl = '';
+  /** Broker reachability as the MQTT sink reports it; `since` = when it last changed (or the daemon started). */
+  private broker = { connected: false, everConnected: false, since: Date.now() };
   private lastPrune: { rows: number; masks: number; underWatermark: boolean } = { rows: 0, masks: 0, underWatermark: false };
 
   constructor(readonly opts: DaemonOptions) {
@@ -121,6 +136,7 @@ export class Daemon {
   private async startPipeline(cfg: AgentConfig): Promise<void> {
     const factory = withFaults(this.opts.parts.detectorFactory(cfg), cfg.faults);
     const publicUrl = cfg.http.publicUrl ?? this.http!.url.replace('localhost', '127.0.0.1');
+    this.publicUrl = publicUrl;
     const settle = createRecorder({ store: this.store, sinks: () => this.sinks, packId: () => this.packId, publicUrl: () => publicUrl, metrics: this.metrics, log: this.log });
     this.worker = new InferenceWorker({
       factory,
@@ -140,7 +156,7 @@ export class Daemon {
     await this.changeover.restore([...this.stations.keys()]);
     // Sinks start in the background: an OPC UA server's first start creates its certificate (seconds) and must not
     // hold back inspection. A sink receives verdicts once started; the MQTT outbox gets every row from the start.
-    this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log, (id) => this.stationStats(id));
+    this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log, (id) => this.stationStats(id), this.sinkHooks());
     const commands = this.commands();
     this.sinksStarted = Promise.all(this.createdSinks.map((sink) =>
       sink.start(commands).then(
@@ -191,12 +207,50 @@ export class Daemon {
     return station;
   }
 
+  sinkHooks(): SinkHooks {
+    return {
+      alarm: (a, origin) => {
+        for (const sink of this.sinks) {
+          if (sink.name === origin) continue;
+          try {
+            sink.publishAlarm(a);
+          } catch (err) {
+            this.log.warn({ sink: sink.name, err: (err as Error).message }, 'sink refused an alarm');
+          }
+        }
+      },
+      brokerConnection: (connected) => {
+        if (connected === this.broker.connected) return;
+        this.broker = { connected, everConnected: this.broker.everConnected || connected, since: Date.now() };
+        this.log[connected ? 'info' : 'warn']('MQTT broker ' + (connected ? 'connected' : 'offline: results wait in the outbox'));
+        if (!this.stopping) this.publishStatuses(false);
+      },
+      stations: () => [...this.stations.keys()],
+      resultById: (stationId, resultId) => {
+        const row = this.store.getResult(resultId);
+        if (!row || row.stationId !== stationId) return undefined;
+        return { verdict: row.verdictCode, anomalyScore: row.score, maskUri: row.hasMask ? `${this.publicUrl}/results/${row.resultId}/mask.png` : '' };
+      },
+    };
+  }
+
+  /** BrokerOffline: the broker went away, or never answered within the connect timeout after start. */
+  private brokerOffline(): { active: boolean; text: string } {
+    const mqtt = this.opts.config?.mqtt;
+    if (!mqtt || !this.createdSinks.some((s) => s.name === 'mqtt') || this.broker.connected) return { active: false, text: '' };
+    const waited = Date.now() - this.broker.since;
+    const active = this.broker.everConnected || waited > (mqtt.connectTimeoutMs ?? 10_000);
+    const text = `MQTT broker ${mqtt.url} unreachable ${this.broker.everConnected ? 'since' : 'since the start at'} ${new Date(this.broker.since).toISOString()}; results wait in the outbox`;
+    return { active, text };
+  }
+
   commands(): SinkCommands {
     return {
       trigger: async (stationId, partId, triggerSeq) => {
         const st = this.stations.get(stationId);
         if (!st || st.triggerMode !== 'software' || !st.source.trigger) return -1;
-        st.trigger(partId, triggerSeq).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
+        // triggerSeq 0 (MQTT): not a PLC trigger, the station numbers it like an HTTP trigger.
+        st.trigger(partId, triggerSeq > 0 ? triggerSeq : undefined).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
         return 0;
       },
       triggerTimedOut: async (stationId, triggerSeq, partId) => (await this.stations.get(stationId)?.timeoutTrigger(triggerSeq, partId)) ?? null,
@@ -250,11 +304,13 @@ export class Daemon {
 
   /** OffNormal alarms from pipeline state: raised and cleared once each, to every started sink. */
   private publishAlarms(): void {
+    const broker = this.brokerOffline();
     for (const st of this.stations.values()) {
       const cam = st.status();
       const conditions: [AlarmName, boolean, number, string][] = [
         ['CameraDisconnected', cam.state === 'offline', 700, `camera ${st.cameraId} ${cam.state}${cam.lastError ? `: ${cam.lastError}` : ''}`],
         ['ModelNotLoaded', this.worker !== null && this.worker.state !== 'ready', 800, `inference ${this.worker?.state}: ${this.worker?.lastError ?? ''}`],
+        ['BrokerOffline', broker.active, 200, broker.text],
       ];
       for (const [alarm, active, severity, text] of conditions) {
         const key = `${st.id}:${alarm}`;
@@ -363,7 +419,8 @@ export class Daemon {
     }
     for (const sink of this.createdSinks) {
       const h = this.sinks.includes(sink) ? sink.health() : { ok: false, detail: 'starting' };
-      components[sink.name === 'mqtt' ? 'broker' : sink.name] = { ok: h.ok, reason: h.detail };
+      const offline = sink.name === 'mqtt' ? this.brokerOffline() : null;
+      components[sink.name === 'mqtt' ? 'broker' : sink.name] = offline?.active ? { ok: false, reason: `${offline.text} (${h.detail})`, since: new Date(this.broker.since).toISOString() } : { ok: h.ok, reason: h.detail };
     }
     if (this.store) {
       const min = (this.opts.config?.store.minFreeMb ?? 0) * 1024 * 1024;

@@ -7,7 +7,7 @@ import { opcuaConfigSchema, type OpcUaConfig } from '../adapters/opcua/config.ts
 import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
-import type { DaemonParts } from './daemon.ts';
+import type { DaemonParts, SinkHooks } from './daemon.ts';
 import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
@@ -19,20 +19,23 @@ export function realParts(): DaemonParts {
     detectorFactory: (cfg: AgentConfig) =>
       packDetectorFactory({ packDir: resolvePath(cfg.model.pack), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
     sourceFactory: (c) => createFrameSource(c),
-    sinkFactory: (cfg: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>): VerdictSink[] => {
+    sinkFactory: (cfg: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>, hooks: SinkHooks): VerdictSink[] => {
       const sinks: VerdictSink[] = [];
       const stations = cfg.cameras.map((c) => c.station);
       if (cfg.opcua?.enabled && stations.length) {
         const { enabled: _on, ...rest } = cfg.opcua;
         const opcua = opcuaConfigSchema.parse({ ...rest, dataDir: resolvePath(cfg.agent.dataDir), stations });
-        sinks.push(lazyOpcUaSink(opcua, store, log));
+        sinks.push(lazyOpcUaSink(opcua, store, log, hooks));
       }
       if (cfg.mqtt) {
         const mqtt = { ...cfg.mqtt, site: cfg.mqtt.site ?? cfg.agent.site, line: cfg.mqtt.line ?? cfg.agent.line, agentId: cfg.mqtt.agentId ?? cfg.agent.id };
         const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
         // The outbox row commits in the same transaction as the result row (kill -9 can never split them).
         store.onResult((v) => outbox.enqueue(v));
-        sinks.push(createMqttSink(mqtt, { outbox, agentVersion: version, metrics: stats, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } }));
+        sinks.push(createMqttSink(mqtt, {
+          outbox, agentVersion: version, metrics: stats, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+          onConnectionChange: (up) => hooks.brokerConnection(up), stations: () => hooks.stations(),
+        }));
       }
       return sinks;
     },
@@ -40,13 +43,16 @@ export function realParts(): DaemonParts {
 }
 
 /** node-opcua takes seconds to load; the server module is imported when the sink starts (in the background). */
-function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger): VerdictSink & { endpointUrl(): string } {
+function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: SinkHooks): VerdictSink & { endpointUrl(): string } {
   let real: (VerdictSink & { endpointUrl(): string }) | null = null;
   return {
     name: 'opcua',
     async start(commands) {
       const [{ createOpcUaSink }, { createSqliteStationStore }] = await Promise.all([import('../adapters/opcua/sink.ts'), import('../adapters/opcua/state-store.ts')]);
-      real = createOpcUaSink(config, { store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } });
+      real = createOpcUaSink(config, {
+        store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+        onAlarm: (a) => hooks.alarm(a, 'opcua'), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
+      });
       await real.start(commands);
     },
     stop: async () => real?.stop(),

@@ -1,9 +1,10 @@
 // MQTT publisher (PROTOCOLS.md "MQTT"): retained online + Last Will, retained station status, verdicts and masks
 // drained from the SQLite outbox (oldest first, bounded in flight, deleted on PUBACK), alarms, metrics.
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { readFileSync } from 'node:fs';
 import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import { type MqttConfig, topicPrefix } from './config.ts';
+import { runCommand } from './commands.ts';
 import type { Outbox, OutboxRow, OutboxStats } from './outbox.ts';
 import { metricsTopic, onlinePayload, statusPayload, statusTopic, type VerdictPayload } from './payloads.ts';
 
@@ -15,6 +16,8 @@ export interface MqttSinkDeps {
   metrics?: (stationId: string) => Record<string, unknown>;
   /** Broker reachability, e.g. to drive the OPC UA `BrokerOffline` alarm. */
   onConnectionChange?: (connected: boolean) => void;
+  /** Stations that accept commands on `P/<station>/cmd/<name>`; default: those with a published status. */
+  stations?: () => string[];
 }
 
 export interface MqttSink extends VerdictSink {
@@ -23,6 +26,8 @@ export interface MqttSink extends VerdictSink {
   stats(): { published: number; inFlight: number; outbox: OutboxStats; connects: number };
   /** Resolves once the outbox is empty and nothing is in flight (or rejects after timeoutMs). */
   drained(timeoutMs: number): Promise<void>;
+  /** Commands answered since start (replies published or attempted). */
+  commandsHandled(): number;
 }
 
 export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink {
@@ -38,6 +43,8 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
   let draining = false;
   let stopped = false;
   let wasFull = false;
+  let commands: SinkCommands | null = null;
+  let commandsHandled = 0;
   const timers: NodeJS.Timeout[] = [];
 
   const publish = (topic: string, payload: string | Buffer, opts: IClientPublishOptions, cb?: (err?: Error) => void) =>
@@ -103,10 +110,30 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     flushFullAlarms();
   };
 
+  // Commands: `P/+/cmd/+` (one level each, so `…/cmd/<name>/reply` is never read back). Retain handling 2: the broker
+  // sends no retained message at subscribe time; retain-as-published: a retained command seen live is recognised.
+  const commandFilter = `${prefix}/+/cmd/+`;
+  const onCommand = async (topic: string, payload: Buffer, packet: IPublishPacket) => {
+    const [stationId = '', , name = ''] = topic.slice(prefix.length + 1).split('/');
+    // An empty retained message only clears the retained one on the broker: nothing to run or answer.
+    if (packet.retain && payload.length === 0) return;
+    const r = await runCommand(
+      { commands: commands!, stations: () => deps.stations?.() ?? [...statuses.keys()], status: (id) => statuses.get(id)?.status },
+      stationId, name, payload, packet.retain,
+    );
+    commandsHandled += 1;
+    if (r.error !== 0) log.warn(`mqtt: command ${topic} refused: ${r.text}`);
+    const props = packet.properties ?? {};
+    const replyTopic = props.responseTopic ?? `${prefix}/${stationId}/cmd/${name}/reply`;
+    const opts: IClientPublishOptions = { qos: 1, retain: false, properties: { contentType: 'application/json', ...(props.correlationData ? { correlationData: props.correlationData } : {}) } };
+    if (client?.connected) client.publish(replyTopic, JSON.stringify(r), opts, (err) => { if (err) log.warn(`mqtt: reply to ${topic} not sent: ${err.message}`); });
+  };
+
   return {
     name: 'mqtt',
     prefix,
-    async start(_commands: SinkCommands) {
+    async start(cmds: SinkCommands) {
+      commands = cmds;
       const willPayload = JSON.stringify({ ...onlinePayload(false, deps.agentVersion), reason: 'connection lost' });
       const opts: IClientOptions = {
         protocolVersion: 5,
@@ -117,6 +144,8 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         connectTimeout: config.connectTimeoutMs,
         reconnectOnConnackError: true,
         queueQoSZero: false,
+        resubscribe: false, // the command subscription is made on every CONNACK, with its v5 options
+
         username: config.username,
         password: config.password,
         will: { topic: `${prefix}/online`, payload: Buffer.from(willPayload), qos: 1, retain: true },
@@ -140,6 +169,9 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         publish('online', JSON.stringify(onlinePayload(true, deps.agentVersion)), { qos: 1, retain: true });
         for (const { status } of statuses.values()) publishStatusNow(status);
         flushFullAlarms();
+        client!.subscribe(commandFilter, { qos: 1, rh: 2, rap: true, nl: true }, (err, granted) => {
+          if (err || (granted?.[0]?.qos ?? 0) >= 128) log.warn(`mqtt: cannot subscribe to ${commandFilter} (${err?.message ?? `reason ${granted?.[0]?.qos}`}); MQTT commands are unavailable`);
+        });
         deps.onConnectionChange?.(true);
         kick();
       });
@@ -151,6 +183,10 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         if (client) client.options.reconnectPeriod = Math.round(config.reconnectPeriodMs * (0.75 + Math.random() * 0.5));
       });
       client.on('error', (err) => log.warn(`mqtt: ${err.message}`));
+      client.on('message', (topic, payload, packet) => {
+        if (stopped || !topic.startsWith(`${prefix}/`) || !topic.includes('/cmd/')) return;
+        onCommand(topic, payload, packet).catch((err: Error) => log.warn(`mqtt: command ${topic} failed: ${err.message}`));
+      });
       timers.push(setInterval(() => { outbox.prune(); checkFull(); kick(); }, 1000));
       timers.push(setInterval(() => { for (const { status } of statuses.values()) publishStatusNow(status); }, config.statusIntervalS * 1000));
       timers.push(setInterval(() => {
@@ -196,6 +232,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       return { ok, detail: `${client?.connected ? 'connected' : 'broker offline'}; outbox ${s.depth} queued, ${inFlight.size} in flight${s.full ? ', FULL' : ''}` };
     },
     connected: () => !!client?.connected,
+    commandsHandled: () => commandsHandled,
     stats: () => ({ published, inFlight: inFlight.size, outbox: outbox.stats(), connects }),
     drained(timeoutMs) {
       return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import {
 import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import type { OpcUaConfig } from './config.ts';
 import type { StationStateStore } from './state-store.ts';
-import { StationNode } from './station.ts';
+import { type ResultLookup, StationNode } from './station.ts';
 import { createUserManager } from './users.ts';
 
 export const NAMESPACE_URI = 'urn:adaptclip-edge:v1';
@@ -19,6 +19,8 @@ export interface OpcUaSinkDeps {
   log?: { info(msg: string): void; warn(msg: string): void };
   /** Alarms the adapter raises itself (ResultBufferFull, PlcHeartbeatLost…), e.g. to forward them to MQTT. */
   onAlarm?: (alarm: Alarm) => void;
+  /** GetResultById beyond the in-memory ring (`resultHistory`), e.g. the daemon's store; the ring stays the fallback. */
+  lookupResult?: ResultLookup;
 }
 
 export interface OpcUaSink extends VerdictSink {
@@ -110,7 +112,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       for (const id of config.stations) {
         stations.set(id, new StationNode(id, {
           ns, parent: stationsFolder, agent: agent as UAObject, resultEventType, config, store: deps.store,
-          commands: () => commands, onAlarm: deps.onAlarm, log,
+          commands: () => commands, onAlarm: deps.onAlarm, lookupResult: deps.lookupResult, log,
         }));
       }
       await server.start();

@@ -37,8 +37,13 @@ export interface StationDeps {
   store: StationStateStore;
   commands: () => SinkCommands | null;
   onAlarm?: (alarm: Alarm) => void;
+  /** Results beyond this process's ring (older, or from before a restart), e.g. the daemon's store. */
+  lookupResult?: ResultLookup;
   log: { warn(msg: string): void };
 }
+
+/** What GetResultById returns for a stored result of this station; undefined when there is none. */
+export type ResultLookup = (stationId: string, resultId: string) => { verdict: number; anomalyScore: number; maskUri: string } | undefined;
 
 export class StationNode {
   readonly object: UAObject;
@@ -260,7 +265,8 @@ export class StationNode {
   publishStatus(s: StationStatus) {
     this.status = s;
     if (!this.recipeChanging) this.showRecipe();
-    this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected');
+    // The daemon reports CameraDisconnected itself (publishAlarm): shown here, not echoed back to it.
+    this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected', false);
     this.refreshStatus();
   }
 
@@ -457,6 +463,17 @@ export class StationNode {
     return code;
   }
 
+  /** The store first (it outlives this process and the ring); the ring covers records only this adapter made. */
+  private findResult(resultId: string): { verdict: number; anomalyScore: number; maskUri: string } | undefined {
+    try {
+      const stored = this.deps.lookupResult?.(this.id, resultId);
+      if (stored) return stored;
+    } catch (err) {
+      this.deps.log.warn(`opcua ${this.id}.GetResultById: result lookup failed (${(err as Error).message}); searching the last ${this.history.length} results only`);
+    }
+    return this.history.findLast((h) => h.resultId === resultId);
+  }
+
   // ---------- methods ----------
   private addMethods() {
     const { ns, config } = this.deps;
@@ -503,7 +520,7 @@ export class StationNode {
     });
     add('GetResultById', [['ResultId', DataType.String]], [['Verdict', DataType.Int32], ['AnomalyScore', DataType.Float], ['MaskUri', DataType.String], ['Error', DataType.Int32]], async ([resultId]) => {
       if (typeof resultId !== 'string' || resultId.length === 0 || resultId.length > 64) return StatusCodes.BadInvalidArgument;
-      const r = this.history.findLast((h) => h.resultId === resultId);
+      const r = this.findResult(resultId);
       return r
         ? [i32(r.verdict), { dataType: DataType.Float, value: r.anomalyScore }, { dataType: DataType.String, value: r.maskUri }, i32(0)]
         : [i32(0), { dataType: DataType.Float, value: 0 }, { dataType: DataType.String, value: '' }, i32(CODES.unknownResult)];
