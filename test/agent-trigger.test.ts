@@ -24,6 +24,10 @@ test('a software-triggered camera inspects one part per trigger and echoes the p
     return x.length >= 2 && x;
   }, 10_000, 'two triggered results');
   t.deepEqual(rows.map((r) => [r.partId, r.triggerSeq]).sort(), [['P-0001', 1], ['P-0002', 2]]);
+  // Traceability: the history finds one part's result by its id.
+  const byPart = (await h.api<{ partId: string; triggerSeq: number }[]>('GET', '/api/results?part=P-0002')).body;
+  t.deepEqual(byPart.map((r) => [r.partId, r.triggerSeq]), [['P-0002', 2]]);
+  t.deepEqual((await h.api<unknown[]>('GET', '/api/results?part=NO-SUCH-PART')).body, []);
   t.is(h.daemon.counters().ST1!.captured, 2);
   // Shot capture from a triggered camera takes its newest picture (here the last triggered part).
   const p = (await h.api<{ id: number }>('POST', '/api/products', { name: 'trig' })).body;

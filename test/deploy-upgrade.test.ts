@@ -76,10 +76,12 @@ function sabotageNextStep(storeFile: string): string {
   try {
     const table = /CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)"?/i.exec(step.up);
     const column = /ALTER TABLE "?(\w+)"? ADD COLUMN "?(\w+)"?/i.exec(step.up);
-    if (table) db.exec(`CREATE TABLE "${table[1]}" (planted INTEGER); INSERT INTO "${table[1]}" VALUES (42)`);
+    const index = /CREATE INDEX (?:IF NOT EXISTS )?"?(\w+)"? ON "?(\w+)"?/i.exec(step.up);
+    if (index) db.exec(`CREATE INDEX "${index[1]}" ON "${index[2]}"(${/\((\w+)/.exec(step.up)![1]})`);
+    else if (table) db.exec(`CREATE TABLE "${table[1]}" (planted INTEGER); INSERT INTO "${table[1]}" VALUES (42)`);
     else if (column) db.exec(`ALTER TABLE "${column[1]}" ADD COLUMN "${column[2]}" INTEGER`);
     else throw new Error(`teach sabotageNextStep how to make migration ${LATEST_VERSION} fail`);
-    return (table ?? column)![0];
+    return (index ?? table ?? column)![0];
   } finally {
     db.close();
   }
@@ -94,6 +96,6 @@ test('a failed migration leaves the old store as it was, and the daemon exits sa
   await writeConfig(configFile, join(dir, 'data'), await port);
   const err = await t.throwsAsync(run(process.execPath, ['agent/bin.js', 'run', '--config', configFile], { timeout: 30_000 })) as Error & { code: number; stderr: string };
   t.is(err.code, 1);
-  t.regex(err.stderr, /^adaptclip-edge: .*(already exists|duplicate column)/m);
+  t.regex(err.stderr, /^adaptclip-edge: .*migration from schema \d+ to \d+ failed \(.*(already exists|duplicate column).*\); the store was left at schema \d+, unchanged/m);
   t.deepEqual(contents(storeFile), before);
 });

@@ -244,7 +244,7 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
   });
 
   // ---- history ----
-  route('GET', '/api/results', { summary: 'Results, newest first, filtered', tag: 'history', query: { station: 'station id', camera: 'camera id', outcome: 'PASS|FAIL|NO_VERDICT', reason: 'NO_VERDICT reason', product: 'product id', since: 'epoch ms or ISO', until: 'epoch ms or ISO', limit: '≤1000, default 100' } }, (req) => {
+  route('GET', '/api/results', { summary: 'Results, newest first, filtered', tag: 'history', query: { station: 'station id', camera: 'camera id', outcome: 'PASS|FAIL|NO_VERDICT', reason: 'NO_VERDICT reason', product: 'product id', part: 'part id (exact)', since: 'epoch ms or ISO', until: 'epoch ms or ISO', limit: '≤1000, default 100' } }, (req) => {
     const q = req.query as Record<string, string | undefined>;
     const time = (v: string | undefined, what: string) => {
       if (v === undefined || v === '') return undefined;
@@ -257,7 +257,7 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     const until = time(q.until, 'until');
     return daemon.store.queryResults({
       ...(q.station ? { stationId: q.station } : {}), ...(q.camera ? { cameraId: q.camera } : {}), ...(q.outcome ? { outcome: q.outcome as 'PASS' } : {}),
-      ...(q.reason ? { reason: q.reason } : {}), ...(q.product ? { productId: intParam(q.product, 'product') } : {}),
+      ...(q.reason ? { reason: q.reason } : {}), ...(q.product ? { productId: intParam(q.product, 'product') } : {}), ...(q.part ? { partId: q.part } : {}),
       ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), limit: q.limit ? intParam(q.limit, 'limit') : 100,
     });
   });

@@ -93,6 +93,12 @@ export const MIGRATIONS: Migration[] = [
       DROP TABLE shots; DROP TABLE products;
     `,
   },
+  {
+    version: 2,
+    description: 'find results by part id (traceability: "what did the agent say about part X?")',
+    up: 'CREATE INDEX results_part ON results(part_id, decided_at);',
+    down: 'DROP INDEX results_part;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;

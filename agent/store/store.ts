@@ -73,6 +73,7 @@ export interface ResultFilter {
   outcome?: 'PASS' | 'FAIL' | 'NO_VERDICT';
   reason?: string;
   productId?: number;
+  partId?: string;
   since?: number;
   until?: number;
   beforeSeq?: number;
@@ -332,6 +333,7 @@ export class Store {
     add('outcome = ?', f.outcome);
     add('reason = ?', f.reason);
     add('product_id = ?', f.productId);
+    add('part_id = ?', f.partId);
     add('decided_at >= ?', f.since);
     add('decided_at <= ?', f.until);
     add('result_seq < ?', f.beforeSeq);

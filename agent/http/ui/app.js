@@ -186,6 +186,7 @@ async function history(page, current) {
   await banner();
   page.innerHTML = `<div class="card"><form class="inline" id="filters">
       <label>Station <input name="station" size="8"></label>
+      <label>Part <input name="part" size="12"></label>
       <label>Outcome <select name="outcome"><option value="">any</option><option>PASS</option><option>FAIL</option><option>NO_VERDICT</option></select></label>
       <label>Since <input name="since" type="datetime-local"></label>
       <label>Limit <input name="limit" type="number" value="50" min="1" max="1000"></label>
