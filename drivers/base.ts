@@ -11,6 +11,7 @@ export interface FrameInput {
   model?: { size: number; rgb: Buffer };
   groundTruth?: Frame['groundTruth'];
   triggerSeq?: number;
+  firstByteAt?: number;
 }
 
 export abstract class BaseSource extends EventEmitter<FrameSourceEvents> implements FrameSource {
@@ -78,11 +79,8 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  /**
-   * Validates the size and emits the frame. Liveness (state `online`) is stamped only here, after a full,
-   * size-validated frame. Returns false when the data was discarded.
-   */
-  protected deliver(input: FrameInput): boolean {
+  /** Size check of a frame; a mismatch is counted as a bad frame. */
+  protected validFrame(input: FrameInput): boolean {
     const { width, height, rgb, model } = input;
     if (rgb.length !== width * height * 3) {
       this.noteBadFrame(`frame of ${rgb.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
@@ -92,12 +90,28 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
       this.noteBadFrame(`model-size frame of ${model.rgb.length} bytes, expected ${model.size}x${model.size}x3`);
       return false;
     }
+    return true;
+  }
+
+  /** Liveness after a full, size-validated frame, whether or not it is emitted (a latched trigger keeps most back). */
+  protected markAlive(): void {
+    if (this.state !== 'online') this.setState('online');
+  }
+
+  /**
+   * Validates the size and emits the frame. Liveness (state `online`) is stamped only here, after a full,
+   * size-validated frame. Returns false when the data was discarded.
+   */
+  protected deliver(input: FrameInput): boolean {
+    if (!this.validFrame(input)) return false;
+    const { width, height, rgb, model } = input;
     this.delivered++;
     const frame: Frame = { cameraId: this.id, seq: ++this.seq, capturedAt: Date.now(), width, height, rgb };
     if (model) frame.model = model;
     if (input.groundTruth) frame.groundTruth = input.groundTruth;
     if (input.triggerSeq !== undefined) frame.triggerSeq = input.triggerSeq;
-    if (this.state !== 'online') this.setState('online');
+    if (input.firstByteAt !== undefined) frame.firstByteAt = input.firstByteAt;
+    this.markAlive();
     this.emit('frame', frame);
     return true;
   }

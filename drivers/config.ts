@@ -27,9 +27,20 @@ const supervision = {
   stderrLines: z.number().int().min(1).max(1000).default(50),
 };
 
+/** Latched software trigger of the streaming drivers (drivers/latch.ts): the stream runs, frames go out per trigger. */
+const streamTrigger = {
+  /** Wait this long after a trigger before a frame may answer it (conveyor travel, camera-to-agent latency). */
+  triggerDelayMs: z.number().int().min(0).max(60_000).default(0),
+  /** No qualifying frame this long after trigger + delay: the trigger is rejected (the daemon records NO_VERDICT). */
+  triggerTimeoutMs: z.number().int().min(50).max(600_000).default(2000),
+};
+
 const ffmpegCommon = {
   ...common,
   ...supervision,
+  ...streamTrigger,
+  /** free: every frame is passed on; software: only the frame answering each trigger. */
+  trigger: z.enum(['free', 'software']).default('free'),
   /** Pin the output size (ffmpeg scales); otherwise the stream's own size is used. */
   width: z.number().int().min(1).max(16384).optional(),
   height: z.number().int().min(1).max(16384).optional(),
@@ -71,8 +82,10 @@ export const gigeCameraSchema = z.strictObject({
   exposureUs: z.number().positive().optional(),
   /** Gain in dB. */
   gain: z.number().min(0).optional(),
-  /** free: free-run; hardware: TriggerMode=On on triggerSource (a line input). */
-  trigger: z.enum(['free', 'hardware']).default('free'),
+  /** free: free-run; hardware: TriggerMode=On on triggerSource (a line input); software: the camera free-runs and the
+   *  agent's latch passes on one frame per trigger (aravissrc holds the control channel, so no GenICam TriggerSoftware). */
+  trigger: z.enum(['free', 'hardware', 'software']).default('free'),
+  ...streamTrigger,
   triggerSource: z.string().min(1).default('Line1'),
   /** Expected-part window for hardware trigger: no frame for this long is not a stall while idle. */
   idleOk: z.boolean().default(false),

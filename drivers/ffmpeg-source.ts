@@ -2,6 +2,7 @@
 // to fd 1 (and the model-size copy to fd 3); PipelineSource supervises it.
 import type { FfmpegCameraConfig, RtspCameraConfig } from './config.ts';
 import { spawnFfmpeg, type FfmpegSpec } from './ffmpeg.ts';
+import { softwareTriggerOf } from './latch.ts';
 import { PipelineSource, type Pipeline } from './pipeline-source.ts';
 import { scrubCredentials } from './stderr-tail.ts';
 
@@ -47,6 +48,7 @@ export class FfmpegSource extends PipelineSource {
     super(config.id, {
       ...config,
       ...(config.width !== undefined && config.height !== undefined ? { pinned: { width: config.width, height: config.height } } : {}),
+      softwareTrigger: softwareTriggerOf(config),
     });
     if ((config.width === undefined) !== (config.height === undefined)) {
       throw new Error(`camera ${config.id}: set both width and height, or neither (then the stream's own size is used)`);

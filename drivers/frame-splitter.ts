@@ -5,9 +5,11 @@ export class FrameSplitter {
   private frameBytes = 0;
   private current: Buffer | undefined;
   private filled = 0;
-  private pending: Buffer[] = [];
+  private startedAt = 0;
+  private pending: { chunk: Buffer; at: number }[] = [];
 
-  constructor(private readonly onFrame: (frame: Buffer) => void) {}
+  /** `startedAt`: epoch ms when the chunk holding the frame's first byte was pushed (the software-trigger latch needs it). */
+  constructor(private readonly onFrame: (frame: Buffer, startedAt: number) => void) {}
 
   get size(): number {
     return this.frameBytes;
@@ -24,19 +26,22 @@ export class FrameSplitter {
     this.frameBytes = bytes;
     const held = this.pending;
     this.pending = [];
-    for (const chunk of held) this.push(chunk);
+    for (const { chunk, at } of held) this.push(chunk, at);
     return dropped;
   }
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, at = Date.now()): void {
     if (this.frameBytes === 0) {
-      this.pending.push(chunk);
+      this.pending.push({ chunk, at });
       return;
     }
     let offset = 0;
     while (offset < chunk.length) {
       // One copy per frame: pipe chunks (64 KiB) never hold a whole frame, so the frame is assembled once.
-      if (!this.current) this.current = Buffer.allocUnsafe(this.frameBytes);
+      if (!this.current) {
+        this.current = Buffer.allocUnsafe(this.frameBytes);
+        this.startedAt = at;
+      }
       const n = Math.min(this.frameBytes - this.filled, chunk.length - offset);
       chunk.copy(this.current, this.filled, offset, offset + n);
       this.filled += n;
@@ -45,14 +50,14 @@ export class FrameSplitter {
         const frame = this.current;
         this.current = undefined;
         this.filled = 0;
-        this.onFrame(frame);
+        this.onFrame(frame, this.startedAt);
       }
     }
   }
 
   /** Ends the stream: returns how many bytes of an incomplete frame were discarded (0 when it ended cleanly). */
   flush(): number {
-    const leftover = this.filled + this.pending.reduce((s, c) => s + c.length, 0);
+    const leftover = this.filled + this.pending.reduce((s, p) => s + p.chunk.length, 0);
     this.current = undefined;
     this.filled = 0;
     this.pending = [];

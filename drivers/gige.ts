@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { GigeCameraConfig } from './config.ts';
 import { spawnFfmpeg } from './ffmpeg.ts';
 import { rawOutputs } from './ffmpeg-source.ts';
+import { softwareTriggerOf } from './latch.ts';
 import { PipelineSource, type Pipeline } from './pipeline-source.ts';
 
 export const GST_LAUNCH = process.env.ADAPTCLIP_GST_LAUNCH ?? 'gst-launch-1.0';
@@ -27,6 +28,7 @@ function fraction(fps: number): string {
 /** gst-launch arguments; the caps pin the native size right after aravissrc (otherwise the camera crops). */
 export function gstArgs(config: GigeCameraConfig): string[] {
   const format = FORMATS[config.pixelFormat];
+  // software: the camera free-runs and the agent's latch picks the frame (drivers/latch.ts).
   const features = config.trigger === 'hardware' ? `TriggerMode=On TriggerSource=${config.triggerSource}` : 'TriggerMode=Off';
   const source = ['aravissrc', `camera-name=${config.ip}`, `features="${features}"`];
   if (config.exposureUs !== undefined) source.push('exposure-auto=off', `exposure=${config.exposureUs}`);
@@ -38,7 +40,7 @@ export function gstArgs(config: GigeCameraConfig): string[] {
 
 export class GigeSource extends PipelineSource {
   constructor(private readonly config: GigeCameraConfig) {
-    super(config.id, { ...config, pinned: { width: config.width, height: config.height }, idleOk: config.trigger === 'hardware' && config.idleOk });
+    super(config.id, { ...config, pinned: { width: config.width, height: config.height }, idleOk: config.trigger === 'hardware' && config.idleOk, softwareTrigger: softwareTriggerOf(config) });
   }
 
   protected describe(): string {

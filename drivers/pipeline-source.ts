@@ -1,11 +1,13 @@
 // Supervision shared by the process-backed drivers (ffmpeg inputs, GigE through gst-launch | ffmpeg):
 // exact frame splitting, liveness stamped only on full frames, a stall watchdog that kills the children,
 // jittered exponential respawn backoff, stderr tails, resolution-change handling and spawned/reaped accounting.
+// With a software trigger the stream keeps running under the same supervision; the latch picks the frames passed on.
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { Backoff } from './backoff.ts';
-import { BaseSource } from './base.ts';
+import { BaseSource, type FrameInput } from './base.ts';
 import { FrameSplitter } from './frame-splitter.ts';
+import { TriggerLatch } from './latch.ts';
 import { StderrTail } from './stderr-tail.ts';
 
 export interface Pipeline {
@@ -30,6 +32,8 @@ export interface SupervisionOptions {
   pinned?: { width: number; height: number };
   /** Legitimately idle source (hardware trigger): no stall watchdog once running. */
   idleOk?: boolean;
+  /** Latched software trigger (drivers/latch.ts): frames are passed on only to answer trigger(). */
+  softwareTrigger?: { delayMs: number; timeoutMs: number };
 }
 
 export interface ProcessStats {
@@ -48,7 +52,7 @@ interface Live {
   open: Set<ChildProcess>;
   splitter: FrameSplitter;
   modelSplitter?: FrameSplitter;
-  fullQueue: Buffer[];
+  fullQueue: { rgb: Buffer; startedAt: number }[];
   modelQueue: Buffer[];
   size?: { width: number; height: number };
   inputSize?: string;
@@ -72,11 +76,30 @@ export abstract class PipelineSource extends BaseSource {
   private spawned = 0;
   private reaped = 0;
   private readonly history: number[] = [];
+  private readonly latch: TriggerLatch | undefined;
 
   constructor(id: string, protected readonly supervision: SupervisionOptions) {
     super(id);
     this.backoff = new Backoff(supervision.backoffInitialMs, supervision.backoffMaxMs);
     this.tail = new StderrTail(supervision.stderrLines);
+    const trigger = supervision.softwareTrigger;
+    if (trigger) this.latch = new TriggerLatch({ ...trigger, describe: () => this.describe(), stateText: () => this.stateText() });
+  }
+
+  /** Software trigger: resolves once the first frame that started arriving after it (+ delay) was emitted, tagged. */
+  async trigger(triggerSeq: number): Promise<void> {
+    if (!this.latch) throw new Error(`${this.describe()} is free-running; set trigger: software in its config to trigger it`);
+    if (!this.running) throw new Error(`${this.describe()}: not started; start the source before triggering`);
+    return this.latch.arm(triggerSeq);
+  }
+
+  private stateText(): string {
+    const status = this.status();
+    const since = ((Date.now() - status.since) / 1000).toFixed(1);
+    // lastError usually starts with the camera's own description, which the trigger error already names.
+    const error = status.lastError?.replace(`${this.describe()}: `, '');
+    const why = status.state !== 'online' && error ? `: ${error}` : '';
+    return `${status.state} since ${since} s${why}`;
   }
 
   /** Starts the children of one attempt. Throwing counts as a failed attempt. */
@@ -98,6 +121,7 @@ export abstract class PipelineSource extends BaseSource {
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     this.watchdog = this.respawnTimer = undefined;
+    this.latch?.rejectAll('stopped');
     const live = this.live;
     if (live) {
       this.kill(live, 'stopped');
@@ -142,7 +166,7 @@ export abstract class PipelineSource extends BaseSource {
       generation,
       pipeline,
       open: new Set(),
-      splitter: new FrameSplitter((b) => this.onFull(live, b)),
+      splitter: new FrameSplitter((b, startedAt) => this.onFull(live, b, startedAt)),
       fullQueue: [],
       modelQueue: [],
       spawnedAt: Date.now(),
@@ -281,13 +305,13 @@ export abstract class PipelineSource extends BaseSource {
     this.kill(live, 'resolution change');
   }
 
-  private onFull(live: Live, rgb: Buffer): void {
+  private onFull(live: Live, rgb: Buffer, startedAt: number): void {
     if (live.killing || this.live !== live) return;
     if (!live.modelSplitter) {
-      this.emitFrame(live, rgb);
+      this.emitFrame(live, rgb, startedAt);
       return;
     }
-    live.fullQueue.push(rgb);
+    live.fullQueue.push({ rgb, startedAt });
     this.pair(live);
   }
 
@@ -298,7 +322,10 @@ export abstract class PipelineSource extends BaseSource {
   }
 
   private pair(live: Live): void {
-    while (live.fullQueue.length > 0 && live.modelQueue.length > 0) this.emitFrame(live, live.fullQueue.shift()!, live.modelQueue.shift()!);
+    while (live.fullQueue.length > 0 && live.modelQueue.length > 0) {
+      const full = live.fullQueue.shift()!;
+      this.emitFrame(live, full.rgb, full.startedAt, live.modelQueue.shift()!);
+    }
     for (const queue of [live.fullQueue, live.modelQueue]) {
       while (queue.length > MAX_PAIR_QUEUE) {
         queue.shift();
@@ -307,12 +334,26 @@ export abstract class PipelineSource extends BaseSource {
     }
   }
 
-  private emitFrame(live: Live, rgb: Buffer, model?: Buffer): void {
+  private emitFrame(live: Live, rgb: Buffer, startedAt: number, model?: Buffer): void {
     const size = live.size;
     if (!size) return;
     const { modelSize } = this.supervision;
-    const ok = this.deliver({ width: size.width, height: size.height, rgb, ...(model && modelSize ? { model: { size: modelSize, rgb: model } } : {}) });
-    if (!ok) return;
+    const input: FrameInput = { width: size.width, height: size.height, rgb, firstByteAt: startedAt, ...(model && modelSize ? { model: { size: modelSize, rgb: model } } : {}) };
+    if (!this.latch) {
+      if (this.deliver(input)) this.noteFullFrame(live);
+      return;
+    }
+    // Latched: every valid frame is liveness (stall watchdog, online state); only a claimed one is passed on.
+    if (!this.validFrame(input)) return;
+    this.markAlive();
+    this.noteFullFrame(live);
+    const claim = this.latch.claim(startedAt);
+    if (!claim) return;
+    this.deliver({ ...input, triggerSeq: claim.triggerSeq });
+    claim.done();
+  }
+
+  private noteFullFrame(live: Live): void {
     if (live.lastFrameAt === undefined) this.backoff.reset();
     live.lastFrameAt = Date.now();
   }

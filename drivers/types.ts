@@ -7,6 +7,8 @@ export interface Frame {
   cameraId: string;
   seq: number; // per source, strictly increasing from 1, never reused within a process
   capturedAt: number; // epoch ms when the full, size-validated frame was read
+  /** Process-backed sources: epoch ms when the frame's first byte reached the agent (the software-trigger rule uses it). */
+  firstByteAt?: number;
   width: number;
   height: number;
   /** Packed RGB24, width*height*3 bytes, at the camera's own resolution. */
@@ -40,6 +42,7 @@ export interface FrameSource extends EventEmitter<FrameSourceEvents> {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): SourceStatus;
-  /** Software trigger: resolves when the triggered frame has been emitted; rejects when the source cannot. */
+  /** Software trigger: resolves when the triggered frame has been emitted; rejects when the source cannot
+   *  (streaming sources: no qualifying frame within triggerTimeoutMs, see drivers/latch.ts). */
   trigger?(triggerSeq: number): Promise<void>;
 }
