@@ -23,6 +23,12 @@ export interface DaemonParts {
   sinkFactory: (config: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>, hooks: SinkHooks) => Promise<VerdictSink[]> | VerdictSink[];
 }
 
+/** A sink that keeps its own counters / latched error (OPC UA) and resets them when the reset came another way. */
+export interface LocalResets {
+  resetCounters(stationId: string): void;
+  resetError(stationId: string): void;
+}
+
 /** What sinks tell the daemon (and ask it) beyond the VerdictSink contract. */
 export interface SinkHooks {
   /** An alarm a sink raised itself (OPC UA ResultBufferFull, PlcHeartbeatLost): forwarded to the other sinks. */
@@ -267,9 +273,17 @@ export class Daemon {
           return -3;
         }
       },
-      resetError: async (stationId) => (this.stations.has(stationId) ? 0 : -1),
-      resetCounters: async (stationId) => (this.stations.has(stationId) ? 0 : -1),
+      // The line's counters and latched errors live in the OPC UA adapter: a reset from any side reaches it.
+      resetError: async (stationId) => this.resetInSinks(stationId, 'resetError'),
+      resetCounters: async (stationId) => this.resetInSinks(stationId, 'resetCounters'),
     };
+  }
+
+  private resetInSinks(stationId: string, what: keyof LocalResets): number {
+    if (!this.stations.has(stationId)) return -1;
+    for (const sink of this.sinks) (sink as Partial<LocalResets>)[what]?.(stationId);
+    this.log.info({ stationId, what }, 'reset requested');
+    return 0;
   }
 
   stationStatus(st: Station): StationStatus {

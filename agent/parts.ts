@@ -7,7 +7,7 @@ import { opcuaConfigSchema, type OpcUaConfig } from '../adapters/opcua/config.ts
 import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
-import type { DaemonParts, SinkHooks } from './daemon.ts';
+import type { DaemonParts, LocalResets, SinkHooks } from './daemon.ts';
 import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
@@ -43,8 +43,8 @@ export function realParts(): DaemonParts {
 }
 
 /** node-opcua takes seconds to load; the server module is imported when the sink starts (in the background). */
-function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: SinkHooks): VerdictSink & { endpointUrl(): string } {
-  let real: (VerdictSink & { endpointUrl(): string }) | null = null;
+function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: SinkHooks): VerdictSink & LocalResets & { endpointUrl(): string } {
+  let real: (VerdictSink & LocalResets & { endpointUrl(): string }) | null = null;
   return {
     name: 'opcua',
     async start(commands) {
@@ -59,6 +59,8 @@ function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: Si
     publishVerdict: (v) => real?.publishVerdict(v),
     publishStatus: (s) => real?.publishStatus(s),
     publishAlarm: (a) => real?.publishAlarm(a),
+    resetCounters: (id) => real?.resetCounters(id),
+    resetError: (id) => real?.resetError(id),
     health: () => real?.health() ?? { ok: false, detail: 'starting' },
     endpointUrl: () => real?.endpointUrl() ?? `opc.tcp://localhost:${config.port}`,
   };

@@ -1,6 +1,6 @@
 // Alarms between the two northbound sides of the real daemon: OPC UA's own alarms (ResultBufferFull, PlcHeartbeatLost)
 // reach MQTT `P/<station>/alarm`; losing the MQTT broker raises OPC UA `BrokerOffline` and a /healthz reason, and
-// clears both on reconnect.
+// clears both on reconnect. An MQTT resetCounters zeroes the OPC UA counters.
 import test from 'ava';
 import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,6 +60,10 @@ test('OPC UA alarms go out on MQTT; broker loss raises OPC UA BrokerOffline and 
   await plc.write('Control.PlcHeartbeat', DataType.UInt32, 2);
   await waitFor(() => seen('PlcHeartbeatLost', false), 5000, 'PlcHeartbeatLost cleared on MQTT');
   t.is(alarms.filter((a) => a.alarm === 'CameraDisconnected').length, 0, 'no alarm echoed back from OPC UA');
+  // An MQTT resetCounters reaches the OPC UA Counters (they live in the adapter).
+  t.is(await plc.read('Counters.Total'), 1);
+  await sub.publishAsync(`${P}/ST1/cmd/resetCounters`, '{}', { qos: 1 });
+  await plc.until('Counters.Total', (v) => v === 0, 5000);
 
   // MQTT → OPC UA and /healthz: the broker goes away, then comes back.
   await broker.stop({ holdPort: true });

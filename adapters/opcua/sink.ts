@@ -26,6 +26,9 @@ export interface OpcUaSinkDeps {
 export interface OpcUaSink extends VerdictSink {
   endpointUrl(): string;
   pkiDir: string;
+  /** A reset that came another way (MQTT command): Counters.* to 0 / latched error cleared on this station. */
+  resetCounters(stationId: string): void;
+  resetError(stationId: string): void;
 }
 
 const POLICY: Record<OpcUaConfig['securityPolicies'][number], SecurityPolicy> = {
@@ -142,6 +145,12 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
     },
     publishAlarm(a: Alarm) {
       station(a.stationId)?.setAlarm(a.alarm, a.active, a.text, false);
+    },
+    resetCounters(stationId: string) {
+      station(stationId)?.zeroCounters();
+    },
+    resetError(stationId: string) {
+      station(stationId)?.clearLatchedError();
     },
     health() {
       const ok = !!server && server.engine.serverStatus !== undefined;

@@ -456,6 +456,19 @@ export class StationNode {
     return code;
   }
 
+  /** Counters.* back to 0 (method ResetCounters, or an MQTT resetCounters through the daemon). */
+  zeroCounters() {
+    this.state.counters = { total: 0, ok: 0, nok: 0, error: 0, missedTriggers: 0 };
+    this.persist();
+    this.refreshStatus();
+  }
+
+  /** Clears the latched error without asking the daemon (it is the one asking, e.g. for an MQTT resetError). */
+  clearLatchedError() {
+    this.latchedError = null;
+    this.refreshStatus();
+  }
+
   private async resetError(): Promise<number> {
     this.latchedError = null;
     const code = (await this.deps.commands()?.resetError(this.id)) ?? 0;
@@ -513,9 +526,7 @@ export class StationNode {
     add('AcknowledgeResult', [['ResultSeq', DataType.UInt32]], [['Error', DataType.Int32]], async ([seq]) => [i32(this.acknowledge(seq as number))]);
     add('ResetError', [], [['Error', DataType.Int32]], async () => [i32(await this.resetError())]);
     add('ResetCounters', [], [['Error', DataType.Int32]], async () => {
-      this.state.counters = { total: 0, ok: 0, nok: 0, error: 0, missedTriggers: 0 };
-      this.persist();
-      this.refreshStatus();
+      this.zeroCounters();
       return [i32((await this.deps.commands()?.resetCounters(this.id)) ?? 0)];
     });
     add('GetResultById', [['ResultId', DataType.String]], [['Verdict', DataType.Int32], ['AnomalyScore', DataType.Float], ['MaskUri', DataType.String], ['Error', DataType.Int32]], async ([resultId]) => {
