@@ -1,6 +1,7 @@
 // Software triggers over HTTP, reads behind the token, shot features recomputed when the pack changes.
 import test from 'ava';
 import { startHarness, waitFor, TEST_TOKEN } from '../agent/harness.ts';
+import { startRtspServer } from './peers/rtsp.ts';
 
 test('a software-triggered camera inspects one part per trigger and echoes the part id and trigger seq', async (t) => {
   const h = await startHarness({
@@ -72,4 +73,35 @@ test('capturing a shot from a triggered camera that has shown nothing yet trigge
   t.is(h.daemon.counters().ST1!.captured, 1, 'the capture trigger is one accounted frame');
   const row = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1' })[0], 10_000, 'its outcome');
   t.is(row.partId, 'shot-capture');
+});
+
+test('an RTSP camera with trigger: software streams but inspects only on an HTTP trigger: one result with the part id; server gone → one NO_VERDICT', async (t) => {
+  const peer = await startRtspServer({ width: 160, height: 120, fps: 15 });
+  t.teardown(() => peer.kill());
+  const h = await startHarness({
+    cameras: [{ station: 'ST1', source: { type: 'rtsp', id: 'rcam', url: peer.url, trigger: 'software', triggerTimeoutMs: 600, backoffInitialMs: 2000 } }],
+  });
+  t.teardown(() => h.stop());
+  const st = h.daemon.stations.get('ST1')!;
+  await waitFor(() => st.status().state === 'online', 10_000, 'the RTSP camera online');
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(h.daemon.counters().ST1!.captured, 0, 'streaming, but no frame inspected without a trigger');
+  const r = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0001' });
+  t.is(r.status, 200);
+  const rows = await waitFor(() => {
+    const x = h.daemon.store.queryResults({ stationId: 'ST1' });
+    return x.length >= 1 && x;
+  }, 10_000, 'the triggered result');
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(h.daemon.store.queryResults({ stationId: 'ST1' }).length, 1, 'exactly one result');
+  t.like(rows[0], { partId: 'RTSP-0001', triggerSeq: r.body.triggerSeq, cameraId: 'rcam' });
+  t.not(rows[0]!.outcome, 'NO_VERDICT');
+
+  await peer.kill();
+  await waitFor(() => st.status().state === 'offline', 5000, 'the camera offline');
+  const down = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0002' });
+  t.is(down.status, 200);
+  const failed = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1' }).find((x) => x.partId === 'RTSP-0002'), 5000, 'the NO_VERDICT');
+  t.like(failed, { outcome: 'NO_VERDICT', reason: 'camera_error', triggerSeq: down.body.triggerSeq });
+  t.is(h.daemon.counters().ST1!.captured, 2);
 });
