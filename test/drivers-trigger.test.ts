@@ -33,7 +33,7 @@ async function fire(source: FrameSource, frames: Frame[], triggerSeq: number): P
 test('RTSP trigger: no frame without a trigger while the stream stays online; 3 triggers give exactly 3 frames, each started after its trigger (+ delay)', async (t) => {
   const peer = await startRtspServer({ width: 320, height: 240, fps: 15 });
   t.teardown(() => peer.kill());
-  const stallMs = 1000;
+  const stallMs = 1500;
   const plain = createFrameSource({ type: 'rtsp', id: 'trig1', url: peer.url, trigger: 'software', stallMs, firstFrameTimeoutMs: 8000 }) as PipelineSource;
   const delayed = createFrameSource({ type: 'rtsp', id: 'trig2', url: peer.url, trigger: 'software', triggerDelayMs: 300, modelSize: 32, stallMs, firstFrameTimeoutMs: 8000 }) as PipelineSource;
   t.teardown(() => Promise.all([plain.stop(), delayed.stop()]).then(() => undefined));
@@ -100,6 +100,8 @@ test('RTSP trigger: frozen server → the watchdog still restarts the stream and
   t.is((await fire(source, frames, 3)).frame?.triggerSeq, 3, 'triggers work again after the reconnect');
 
   await peer.kill();
+  // Frames the server sent before it died may still come out of ffmpeg (and would rightly answer a trigger): wait until it is down.
+  await until('offline after the kill', () => source.status().state === 'offline', 3000);
   t0 = Date.now();
   const down = await t.throwsAsync(source.trigger(4));
   took = Date.now() - t0;
