@@ -238,3 +238,27 @@ test('a full outbox during an outage is announced with an OutboxFull alarm and k
     await broker.stop();
   }
 });
+
+test('a graceful stop delivers what is still queued before it disconnects; the outbox ends empty', async (t) => {
+  const broker = await startMosquitto();
+  const db = new Database(join(tmp(), 'agent.db'));
+  const config = mqttConfigSchema.parse({ url: broker.url, site: 's', line: 'l', agentId: 'flush1' });
+  const outbox = createOutbox(db, config.outbox);
+  const sink = createMqttSink(config, { outbox, agentVersion: '0.1.0' });
+  const sub = await subscribe(broker.url, `${sink.prefix}/+/verdict`);
+  try {
+    await sink.start(NO_COMMANDS);
+    const t0 = Date.now();
+    while (!sink.connected() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    const sent = Array.from({ length: 200 }, (_, i) => sampleVerdict({ stationId: 'ST1', resultSeq: i + 1, nok: false }));
+    for (const v of sent) sink.publishVerdict(v);
+    await sink.stop(); // at once: most of the 200 are still queued or in flight here
+    t.is(outbox.stats().depth, 0);
+    await sub.waitFor(() => new Set(sub.got.map((m) => json(m).resultId)).size === sent.length);
+    t.deepEqual([...new Set(sub.got.map((m) => json(m).resultSeq as number))], sent.map((v) => v.resultSeq));
+  } finally {
+    await sub.client.endAsync();
+    db.close();
+    await broker.stop();
+  }
+});

@@ -35,6 +35,8 @@ export const mqttConfigSchema = z
     reconnectPeriodMs: z.number().int().min(100).default(2000),
     connectTimeoutMs: z.number().int().min(100).default(10_000),
     maxInFlight: z.number().int().min(1).max(1000).default(32),
+    /** On a graceful stop, how long queued messages may still take to reach the broker; the rest stays in the outbox. */
+    flushOnStopMs: z.number().int().min(0).max(8000).default(2000),
     statusIntervalS: z.number().positive().default(60),
     metricsIntervalS: z.number().positive().default(10),
     maskExpiryS: z.number().int().positive().default(86_400),

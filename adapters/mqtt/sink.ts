@@ -84,6 +84,17 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       });
     }
   };
+  const waitDrained = (timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const t0 = Date.now();
+      const poll = () => {
+        if (outbox.stats().depth === 0 && inFlight.size === 0) return resolve();
+        if (Date.now() - t0 > timeoutMs) return reject(new Error(`mqtt outbox not drained after ${timeoutMs} ms (${outbox.stats().depth} left)`));
+        setTimeout(poll, 20);
+      };
+      poll();
+    });
+
   const kick = () => {
     if (draining || stopped) return;
     draining = true;
@@ -199,9 +210,12 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       for (const t of timers) t.unref();
     },
     async stop() {
+      const c = client;
+      // A graceful stop gives what is queued a bounded chance to reach the broker; what is left stays in the outbox
+      // and goes out after the next start.
+      if (c?.connected && !stopped) await waitDrained(config.flushOnStopMs).catch(() => {});
       stopped = true;
       for (const t of timers) clearInterval(t);
-      const c = client;
       if (!c) return;
       if (c.connected) {
         await new Promise<void>((resolve) => {
@@ -234,16 +248,6 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     connected: () => !!client?.connected,
     commandsHandled: () => commandsHandled,
     stats: () => ({ published, inFlight: inFlight.size, outbox: outbox.stats(), connects }),
-    drained(timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const t0 = Date.now();
-        const poll = () => {
-          if (outbox.stats().depth === 0 && inFlight.size === 0) return resolve();
-          if (Date.now() - t0 > timeoutMs) return reject(new Error(`mqtt outbox not drained after ${timeoutMs} ms (${outbox.stats().depth} left)`));
-          setTimeout(poll, 20);
-        };
-        poll();
-      });
-    },
+    drained: waitDrained,
   };
 }
