@@ -93,10 +93,13 @@ export async function decodeImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIX
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    if (info.channels !== 3) throw new ImageError(`image ${label}: decoded to ${info.channels} channels, expected RGB`);
     return { data, width: info.width, height: info.height };
   } catch (err) {
-    throw explainSharpError(label, err);
+    if (err instanceof ImageError) throw err;
+    // The header parsed, so a failure here is in the pixel data; libvips' text for it varies (even "Unknown error").
+    const text = (messageOf(err).split('\n')[0] ?? '').trim();
+    throw new ImageError(`image ${label}: truncated or corrupt image data (${text}); re-capture or re-save it`);
   }
 }
 
