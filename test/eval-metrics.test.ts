@@ -1,18 +1,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
+import { seededRandom as rng } from '../models/eval/dataset.ts';
 import { aupro, auroc, averagePrecision, f1Max, overkillAtEscape, type PixelSample } from '../models/eval/metrics.ts';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sklearn(script: string, input: unknown): Record<string, number> {
   const out = execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
