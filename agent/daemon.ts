@@ -255,8 +255,8 @@ export class Daemon {
       trigger: async (stationId, partId, triggerSeq) => {
         const st = this.stations.get(stationId);
         if (!st || st.triggerMode !== 'software' || !st.source.trigger) return -1;
-        // triggerSeq 0 (MQTT): not a PLC trigger, the station numbers it like an HTTP trigger.
-        st.trigger(partId, triggerSeq > 0 ? triggerSeq : undefined).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
+        // triggerSeq 0 (MQTT): not a PLC trigger; its result carries triggerSeq 0, like an HTTP trigger's.
+        st.trigger(partId, triggerSeq > 0 ? { origin: 'plc', plcTriggerSeq: triggerSeq } : { origin: 'mqtt' }).catch((err: Error) => this.log.warn({ stationId, err: err.message }, 'trigger refused'));
         return 0;
       },
       triggerTimedOut: async (stationId, triggerSeq, partId) => (await this.stations.get(stationId)?.timeoutTrigger(triggerSeq, partId)) ?? null,

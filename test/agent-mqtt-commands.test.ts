@@ -71,6 +71,9 @@ test.serial('trigger over MQTT: a reply with the correlation data, then exactly 
   const stored = rows('MQTT-1');
   t.is(stored.length, 1, 'one stored result');
   t.is(stored[0]!.resultId, verdict.json.resultId);
+  // Not a PLC trigger: triggerSeq 0 on the verdict topic and in the store, so no PLC can take it for its own.
+  t.is(verdict.json.triggerSeq, 0);
+  t.is(stored[0]!.triggerSeq, 0);
   t.true(['PASS', 'FAIL'].includes(stored[0]!.outcome));
 });
 

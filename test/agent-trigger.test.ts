@@ -3,7 +3,7 @@ import test from 'ava';
 import { startHarness, waitFor, TEST_TOKEN } from '../agent/harness.ts';
 import { startRtspServer } from './peers/rtsp.ts';
 
-test('a software-triggered camera inspects one part per trigger and echoes the part id and trigger seq', async (t) => {
+test('a software-triggered camera inspects one part per trigger: the part id is echoed, triggerSeq is 0 (not a PLC trigger), the trigger id finds the result', async (t) => {
   const h = await startHarness({
     cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', trigger: 'software', width: 160, height: 120 } }],
     http: { host: '127.0.0.1', port: 0, token: TEST_TOKEN, openReads: false },
@@ -16,18 +16,19 @@ test('a software-triggered camera inspects one part per trigger and echoes the p
   t.is((await fetch(`${h.url}/metrics`)).status, 200);
   await new Promise((r) => setTimeout(r, 600));
   t.is(h.daemon.counters().ST1!.captured, 0, 'no frame without a trigger');
-  const r1 = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0001' });
-  const r2 = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0002' });
+  const r1 = await h.api<{ triggerId: number; triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0001' });
+  const r2 = await h.api<{ triggerId: number; triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'P-0002' });
   t.is(r1.status, 200);
-  t.deepEqual([r1.body.triggerSeq, r2.body.triggerSeq], [1, 2]);
+  t.deepEqual([r1.body.triggerSeq, r2.body.triggerSeq], [0, 0], 'only a PLC trigger carries a triggerSeq');
+  t.true(r1.body.triggerId > 0 && r2.body.triggerId > r1.body.triggerId, 'each trigger gets a new trigger id');
   const rows = await waitFor(() => {
     const x = h.daemon.store.queryResults({ stationId: 'ST1' });
     return x.length >= 2 && x;
   }, 10_000, 'two triggered results');
-  t.deepEqual(rows.map((r) => [r.partId, r.triggerSeq]).sort(), [['P-0001', 1], ['P-0002', 2]]);
-  // Traceability: the history finds one part's result by its id.
-  const byPart = (await h.api<{ partId: string; triggerSeq: number }[]>('GET', '/api/results?part=P-0002')).body;
-  t.deepEqual(byPart.map((r) => [r.partId, r.triggerSeq]), [['P-0002', 2]]);
+  t.deepEqual(rows.map((r) => [r.partId, r.triggerSeq, r.frameSeq]).sort(), [['P-0001', 0, r1.body.triggerId], ['P-0002', 0, r2.body.triggerId]]);
+  // Traceability: the history finds one part's result by its id, and the trigger id is its frameSeq.
+  const byPart = (await h.api<{ partId: string; triggerSeq: number; frameSeq: number }[]>('GET', '/api/results?part=P-0002')).body;
+  t.deepEqual(byPart.map((r) => [r.partId, r.triggerSeq, r.frameSeq]), [['P-0002', 0, r2.body.triggerId]]);
   t.deepEqual((await h.api<unknown[]>('GET', '/api/results?part=NO-SUCH-PART')).body, []);
   t.is(h.daemon.counters().ST1!.captured, 2);
   // Shot capture from a triggered camera takes its newest picture (here the last triggered part).
@@ -86,7 +87,7 @@ test('an RTSP camera with trigger: software streams but inspects only on an HTTP
   await waitFor(() => st.status().state === 'online', 10_000, 'the RTSP camera online');
   await new Promise((r) => setTimeout(r, 500));
   t.is(h.daemon.counters().ST1!.captured, 0, 'streaming, but no frame inspected without a trigger');
-  const r = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0001' });
+  const r = await h.api<{ triggerId: number; triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0001' });
   t.is(r.status, 200);
   const rows = await waitFor(() => {
     const x = h.daemon.store.queryResults({ stationId: 'ST1' });
@@ -94,14 +95,14 @@ test('an RTSP camera with trigger: software streams but inspects only on an HTTP
   }, 10_000, 'the triggered result');
   await new Promise((r) => setTimeout(r, 500));
   t.is(h.daemon.store.queryResults({ stationId: 'ST1' }).length, 1, 'exactly one result');
-  t.like(rows[0], { partId: 'RTSP-0001', triggerSeq: r.body.triggerSeq, cameraId: 'rcam' });
+  t.like(rows[0], { partId: 'RTSP-0001', triggerSeq: 0, frameSeq: r.body.triggerId, cameraId: 'rcam' });
   t.not(rows[0]!.outcome, 'NO_VERDICT');
 
   await peer.kill();
   await waitFor(() => st.status().state === 'offline', 5000, 'the camera offline');
-  const down = await h.api<{ triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0002' });
+  const down = await h.api<{ triggerId: number; triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0002' });
   t.is(down.status, 200);
   const failed = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1' }).find((x) => x.partId === 'RTSP-0002'), 5000, 'the NO_VERDICT');
-  t.like(failed, { outcome: 'NO_VERDICT', reason: 'camera_error', triggerSeq: down.body.triggerSeq });
+  t.like(failed, { outcome: 'NO_VERDICT', reason: 'camera_error', triggerSeq: 0, frameSeq: down.body.triggerId });
   t.is(h.daemon.counters().ST1!.captured, 2);
 });

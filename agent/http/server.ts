@@ -161,11 +161,12 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     const png = await overlayPng({ width: live.frame.width, height: live.frame.height, data: live.frame.rgb }, live.judged);
     return reply.type('image/png').header('x-result-id', live.verdict.resultId).header('cache-control', 'no-store').send(png);
   });
-  route('POST', '/api/stations/:id/trigger', { summary: 'Software trigger: inspect one part', tag: 'live', body: { partId: 'part id echoed in the result (≤64 chars)' } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
+  route('POST', '/api/stations/:id/trigger', { summary: 'Software trigger: inspect one part; answers {triggerId, triggerSeq: 0} (triggerId is the result\'s frameSeq)', tag: 'live', body: { partId: 'part id echoed in the result (≤64 chars)' } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const st = station(req.params.id);
     const { partId } = triggerBody.parse(req.body ?? {});
     if (st.triggerMode !== 'software' || !st.source.trigger) throw new HttpError(409, `camera ${st.cameraId} is ${st.triggerMode}; set trigger: software in its config to trigger it`);
-    return { triggerSeq: await st.trigger(partId) };
+    // triggerId finds the result (its frameSeq); triggerSeq is 0: only PLC triggers carry one.
+    return await st.trigger(partId, { origin: 'http' });
   });
   route('POST', '/api/stations/:id/activate', { summary: 'Changeover: make a product active on the station (null = none, zero-shot)', tag: 'products', body: { productId: 'product id or null' } }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const st = station(req.params.id);

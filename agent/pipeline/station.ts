@@ -22,6 +22,27 @@ export interface LiveView {
 /** Settles one job: judge, store, publish. Every captured frame passes through here exactly once. */
 export type Settle = (station: Station, job: Job, outcome: Outcome, startedAt: number) => Promise<VerdictRecord | null>;
 
+/** Where a software trigger came from. Only the PLC's TriggerSeq is echoed in results; the others publish 0. */
+export type TriggerFrom = { origin: 'plc'; plcTriggerSeq: number } | { origin: 'http' | 'mqtt' };
+
+/** One software trigger: the trigger id the camera gets, and what the result must carry. */
+export interface TriggerTicket {
+  triggerId: number;
+  partId: string;
+  /** 0 when the PLC did not trigger it. */
+  plcTriggerSeq: number;
+  origin: TriggerFrom['origin'];
+}
+
+/** Answer to a trigger: its trigger id (stored as the result's frame_seq) and the triggerSeq the result will carry. */
+export interface TriggerReceipt {
+  triggerId: number;
+  triggerSeq: number;
+}
+
+/** Trigger ids are shared by all stations of the process, so a hot-reloaded station never reuses its predecessor's. */
+let lastTriggerId = 0;
+
 export class Station {
   readonly id: string;
   readonly cameraId: string;
@@ -33,10 +54,12 @@ export class Station {
   /** Newest frame the camera delivered, judged or not (shot capture takes it). */
   latestFrame: Frame | null = null;
   private stopping = false;
-  private readonly partIds = new Map<number, string>();
-  private triggerSeq = 0;
+  /** Triggers sent to the camera whose frame has not come yet, by trigger id. */
+  private readonly awaiting = new Map<number, TriggerTicket>();
   /** Triggers answered with NO_VERDICT{timeout}: their late frames get the same outcome, never a second verdict. */
-  private readonly timedOut = new Set<number>();
+  private readonly timedOut = new Map<number, TriggerTicket>();
+  /** The trigger each triggered job answers, until its outcome is recorded. */
+  private readonly tickets = new WeakMap<Job, TriggerTicket>();
   private settling = new Set<Promise<unknown>>();
 
   constructor(
@@ -84,52 +107,65 @@ export class Station {
     while (this.settling.size) await Promise.allSettled([...this.settling]);
   }
 
-  /** Software trigger (OPC UA, MQTT, HTTP). `triggerSeq` comes from the PLC (echoed in the result); HTTP leaves it out.
-   *  Resolves with the triggerSeq once the camera took the trigger; a camera failure is itself an outcome. */
-  async trigger(partId: string, triggerSeq?: number): Promise<number> {
+  /** Software trigger (OPC UA, MQTT, HTTP). The camera is triggered with a fresh trigger id, never the PLC's
+   *  TriggerSeq: a PLC number and an HTTP/MQTT trigger can then never be mistaken for each other. Resolves once the
+   *  camera took the trigger; a camera failure is itself an outcome. */
+  async trigger(partId: string, from: TriggerFrom = { origin: 'http' }): Promise<TriggerReceipt> {
     if (this.stopping) throw new Error(`station ${this.id} is shutting down`);
     if (this.triggerMode !== 'software' || !this.source.trigger) throw new Error(`camera ${this.cameraId} is ${this.triggerMode}; set trigger: software in its config to trigger it`);
-    const seq = triggerSeq ?? ++this.triggerSeq;
-    this.partIds.set(seq, partId);
+    const ticket: TriggerTicket = { triggerId: ++lastTriggerId, partId, plcTriggerSeq: from.origin === 'plc' ? from.plcTriggerSeq : 0, origin: from.origin };
+    this.awaiting.set(ticket.triggerId, ticket);
     try {
-      await this.source.trigger(seq);
+      await this.source.trigger(ticket.triggerId);
     } catch (err) {
-      if (this.partIds.delete(seq)) {
+      if (this.awaiting.delete(ticket.triggerId)) {
         // No frame came: still exactly one outcome for this trigger.
         this.counters.captured++;
-        void this.finish(this.frameless(seq, partId), { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, Date.now());
+        void this.finish(this.frameless(ticket), { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, Date.now());
       }
     }
-    return seq;
+    return { triggerId: ticket.triggerId, triggerSeq: ticket.plcTriggerSeq };
   }
 
-  /** OPC UA handshake rule 4: an accepted trigger without a result in time. Returns the NO_VERDICT{timeout} it recorded,
-   *  or null when the frame is already in inference (its verdict follows). */
-  async timeoutTrigger(triggerSeq: number, partId: string): Promise<VerdictRecord | null> {
+  /** OPC UA handshake rule 4: the PLC trigger `plcTriggerSeq` got no result in time. Returns the NO_VERDICT{timeout}
+   *  it recorded, or null when the frame is already in inference (its verdict follows). */
+  async timeoutTrigger(plcTriggerSeq: number, partId: string): Promise<VerdictRecord | null> {
     const detail = 'no result within the trigger timeout';
-    if (this.partIds.delete(triggerSeq)) {
-      this.timedOut.add(triggerSeq);
+    const isIt = (t: TriggerTicket | undefined) => t?.origin === 'plc' && t.plcTriggerSeq === plcTriggerSeq;
+    const ticket = [...this.awaiting.values()].reverse().find(isIt);
+    if (ticket) {
+      this.awaiting.delete(ticket.triggerId);
+      this.timedOut.set(ticket.triggerId, ticket);
       this.counters.captured++;
-      return this.finish(this.frameless(triggerSeq, partId), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
+      return this.finish(this.frameless({ ...ticket, partId }), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
     }
-    const queued = this.queue.remove((j) => j.frame.triggerSeq === triggerSeq);
+    const queued = this.queue.remove((j) => isIt(this.tickets.get(j)));
     return queued ? this.finish(queued, { kind: 'no_verdict', reason: 'timeout', detail }, Date.now()) : null;
   }
 
-  private frameless(triggerSeq: number, partId: string): Job {
+  private frameless(ticket: TriggerTicket): Job {
     const now = Date.now();
-    const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq };
-    return { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId, owner: this };
+    const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq: ticket.triggerId };
+    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId: ticket.partId, owner: this };
+    this.tickets.set(job, ticket);
+    return job;
   }
 
   private onFrame(frame: Frame): void {
     this.counters.captured++;
     this.latestFrame = frame;
-    const partId = frame.triggerSeq !== undefined ? (this.partIds.get(frame.triggerSeq) ?? '') : '';
-    if (frame.triggerSeq !== undefined) this.partIds.delete(frame.triggerSeq);
-    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId, owner: this };
+    // frame.triggerSeq is the trigger id this station gave the camera (drivers/latch.ts tags it).
+    const id = frame.triggerSeq;
+    const late = id === undefined ? undefined : this.timedOut.get(id);
+    const ticket = id === undefined ? undefined : (this.awaiting.get(id) ?? late);
+    if (id !== undefined) {
+      this.awaiting.delete(id);
+      this.timedOut.delete(id);
+    }
+    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId: ticket?.partId ?? '', owner: this };
+    if (ticket) this.tickets.set(job, ticket);
     const now = Date.now();
-    if (frame.triggerSeq !== undefined && this.timedOut.delete(frame.triggerSeq)) {
+    if (late) {
       void this.finish(job, { kind: 'no_verdict', reason: 'timeout', detail: 'frame arrived after its trigger timed out' }, now);
       return;
     }
@@ -147,7 +183,7 @@ export class Station {
 
   /** Called by the worker (via the daemon) and by the station itself; records and counts the outcome. */
   finish(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
-    const p = this.settle(this, job, outcome, startedAt)
+    const p = this.settle(this, this.forRecord(job), outcome, startedAt)
       .then((v) => {
         if (v) {
           if (v.outcome !== 'NO_VERDICT') {
@@ -166,6 +202,20 @@ export class Station {
       .finally(() => this.settling.delete(p));
     this.settling.add(p);
     return p;
+  }
+
+  /** What the recorder sees: the PLC's TriggerSeq (0 when the PLC did not trigger it) and, as frame_seq, the trigger
+   *  id, so that the result the HTTP trigger answered with {triggerId} can be found in the store. */
+  private forRecord(job: Job): Job {
+    const ticket = this.tickets.get(job);
+    if (!ticket && job.frame.triggerSeq === undefined) return job;
+    this.tickets.delete(job);
+    // A trigger id must never reach a sink as a triggerSeq.
+    const { triggerSeq: _triggerId, ...frame } = job.frame;
+    return {
+      ...job,
+      frame: ticket ? { ...frame, seq: ticket.triggerId, ...(ticket.plcTriggerSeq ? { triggerSeq: ticket.plcTriggerSeq } : {}) } : frame,
+    };
   }
 
   oldestQueuedAgeMs(now = Date.now()): number {
