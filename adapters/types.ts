@@ -9,7 +9,7 @@ export interface VerdictRecord {
   stationId: string;
   cameraId: string;
   partId: string;
-  triggerSeq: number; // 0 for free-run / hardware trigger
+  triggerSeq: number; // the PLC's TriggerSeq; 0 when not triggered by the PLC (free-run, hardware, HTTP or MQTT)
   recipeId: number;
   recipeName: string;
   modelVersion: string; // pack id (name@sha)

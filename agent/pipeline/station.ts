@@ -6,6 +6,9 @@ import type { Frame, FrameSource, NoVerdictReason, Outcome, SourceStatus, Verdic
 import { BoundedQueue } from './queue.ts';
 import type { InferenceWorker, Job } from './worker.ts';
 
+/** Timed-out triggers remembered so that their late frames still get exactly one outcome. */
+const MAX_REMEMBERED_TIMEOUTS = 1000;
+
 export type OutcomeKey = 'PASS' | 'FAIL' | `NO_VERDICT:${NoVerdictReason}`;
 
 export interface StationCounters {
@@ -136,6 +139,8 @@ export class Station {
     if (ticket) {
       this.awaiting.delete(ticket.triggerId);
       this.timedOut.set(ticket.triggerId, ticket);
+      // A late frame that never comes must not grow this forever: forget the oldest beyond a generous bound.
+      if (this.timedOut.size > MAX_REMEMBERED_TIMEOUTS) this.timedOut.delete(this.timedOut.keys().next().value!);
       this.counters.captured++;
       return this.finish(this.frameless({ ...ticket, partId }), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
     }
