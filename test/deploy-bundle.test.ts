@@ -55,12 +55,14 @@ test('the installed CLI runs with only Node.js on PATH, from the prefix', async 
 });
 
 test('install --system renders a unit for the prefix that systemd-analyze verify accepts, and keeps an existing config', async (t) => {
+  // Its own prefix: re-installing into the shared one would swap files under the agent another test runs from it.
+  const systemPrefix = join(work, 'system-prefix');
   const etc = join(work, 'etc');
   const config = join(etc, 'adaptclip-edge/config.yaml');
-  const args = ['--prefix', prefix, '--system', '--no-activate', '--unit-dir', join(etc, 'systemd/system'), '--sysusers-dir', join(etc, 'sysusers.d'), '--config-dir', dirname(config)];
+  const args = ['--prefix', systemPrefix, '--system', '--no-activate', '--unit-dir', join(etc, 'systemd/system'), '--sysusers-dir', join(etc, 'sysusers.d'), '--config-dir', dirname(config)];
   await run(join(bundleDir, 'install.sh'), args, { env: bareEnv() });
   const unit = join(etc, 'systemd/system/adaptclip-edge.service');
-  t.regex(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${prefix}/bin/adaptclip-edge run --config /etc/adaptclip-edge/config.yaml$`, 'm'));
+  t.regex(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${systemPrefix}/bin/adaptclip-edge run --config /etc/adaptclip-edge/config.yaml$`, 'm'));
   // ExecStart is the real installed launcher here, so verify checks the unit as it will run.
   const verify = await run('systemd-analyze', ['verify', unit]).then((r) => r, (e: { code: number; stderr: string; stdout: string }) => e);
   t.deepEqual(verify.stderr.split('\n').filter((l) => l.includes('adaptclip-edge')), []);
