@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from 'node-opcua';
 import { startHarness, waitFor } from '../agent/harness.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
+import { connectPlc } from './helpers/plc.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
 const P = 'adaptclip/v1/s/l/al';
@@ -35,13 +35,7 @@ test('OPC UA alarms go out on MQTT; broker loss raises OPC UA BrokerOffline and 
   await sub.subscribeAsync(`${P}/ST1/alarm`, { qos: 1 });
   const seen = (alarm: string, active: boolean) => alarms.find((a) => a.alarm === alarm && a.active === active);
 
-  await h.daemon.sinksStarted;
-  const url = (h.daemon.sinks.find((s) => s.name === 'opcua') as unknown as { endpointUrl(): string }).endpointUrl();
-  const probe = makeClient({ pkiDir: clientPki });
-  await probe.connect(url).catch(() => {});
-  await probe.disconnect();
-  await trustRejected(join(h.dataDir, 'pki'));
-  const plc = await Plc.connect(url, { pkiDir: clientPki, user: 'plc', password: 'plc-pw', station: 'ST1' });
+  const plc = await connectPlc(h, clientPki, { user: 'plc', password: 'plc-pw' });
   t.teardown(() => plc.close());
   t.false(await plc.read('Alarms.BrokerOfflineActive'), 'broker reachable at the start');
 

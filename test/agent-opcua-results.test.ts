@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { DataType } from 'node-opcua';
 import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
 import { makeMaskPng, sampleVerdict } from '../adapters/tools/sample-verdict.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
+import type { Plc } from '../adapters/tools/plc-client.ts';
+import { connectPlc } from './helpers/plc.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
 const CAMERA = { station: 'ST1', source: { type: 'synthetic', id: 'cam1', trigger: 'software', width: 160, height: 120, seed: 7 } };
@@ -17,18 +18,6 @@ async function start(dataDir: string): Promise<Harness> {
     cameras: [CAMERA],
     opcua: { port: await freePort(), hostname: '127.0.0.1', users: [{ username: 'op', password: 'op-pw', role: 'operator' }] },
   }, { dataDir });
-}
-
-async function connectPlc(h: Harness, clientPki: string, trust: boolean): Promise<Plc> {
-  await h.daemon.sinksStarted;
-  const url = (h.daemon.sinks.find((s) => s.name === 'opcua') as unknown as { endpointUrl(): string }).endpointUrl();
-  if (trust) {
-    const probe = makeClient({ pkiDir: clientPki });
-    await probe.connect(url).catch(() => {});
-    await probe.disconnect();
-    await trustRejected(join(h.dataDir, 'pki'));
-  }
-  return Plc.connect(url, { pkiDir: clientPki, user: 'op', password: 'op-pw', station: 'ST1' });
 }
 
 const getById = async (plc: Plc, resultId: string) => {
@@ -44,7 +33,7 @@ test('GetResultById finds any stored result of its station, beyond 1000 and afte
   t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }); rmSync(clientPki, { recursive: true, force: true }); });
 
   let h = await start(dataDir);
-  let plc = await connectPlc(h, clientPki, true);
+  let plc = await connectPlc(h, clientPki, { user: 'op', password: 'op-pw' });
   try {
     t.is((await h.api('POST', '/api/stations/ST1/trigger', { partId: 'REAL-1' })).status, 200);
     const real = await waitFor(() => h.daemon.store.queryResults({ stationId: 'ST1' }).find((r) => r.partId === 'REAL-1'), 10_000, 'the triggered result');
@@ -63,7 +52,7 @@ test('GetResultById finds any stored result of its station, beyond 1000 and afte
     await h.stop();
 
     h = await start(dataDir);
-    plc = await connectPlc(h, clientPki, false);
+    plc = await connectPlc(h, clientPki, { user: 'op', password: 'op-pw', trust: false });
     const again = await getById(plc, real.resultId);
     t.like(again, { verdict: real.verdictCode, error: 0 });
     t.true(Math.abs(again.anomalyScore - real.score) < 1e-5, 'score as stored (Float)');

@@ -10,7 +10,7 @@ import { startHarness, waitFor } from '../agent/harness.ts';
 import type { AgentConfig } from '../agent/config/schema.ts';
 import { realParts } from '../agent/parts.ts';
 import type { Detector, DetectorFactory } from '../agent/pipeline/ports.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
+import { connectPlc } from './helpers/plc.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
 test('PLC selects a product by recipe id over OPC UA, triggers a part, reads the verdict the store holds', async (t) => {
@@ -21,15 +21,7 @@ test('PLC selects a product by recipe id over OPC UA, triggers a part, reads the
     opcua: { port: await freePort(), hostname: '127.0.0.1', users: [{ username: 'plc', password: 'plc-pw', role: 'plc' }], triggerTimeoutMs: 5000 },
   });
   t.teardown(() => h.stop());
-  await h.daemon.sinksStarted;
-  const sink = h.daemon.sinks.find((s) => s.name === 'opcua') as unknown as { endpointUrl(): string };
-  t.truthy(sink, 'the OPC UA sink started');
-  const url = sink.endpointUrl();
-  const probe = makeClient({ pkiDir: clientPki });
-  await probe.connect(url).catch(() => {});
-  await probe.disconnect();
-  await trustRejected(join(h.dataDir, 'pki'));
-  const plc = await Plc.connect(url, { pkiDir: clientPki, user: 'plc', password: 'plc-pw', station: 'ST1' });
+  const plc = await connectPlc(h, clientPki, { user: 'plc', password: 'plc-pw' });
   t.teardown(() => plc.close());
 
   // A product with recipe id 12 and two uploaded shots.
@@ -102,13 +94,7 @@ test('an HTTP trigger never answers the PLC: its result has TriggerSeq 0, the PL
     opcua: { port: await freePort(), hostname: '127.0.0.1', users: [{ username: 'plc', password: 'plc-pw', role: 'plc' }], triggerTimeoutMs: 3000 },
   }, { parts: { detectorFactory: gate.detectorFactory } });
   t.teardown(() => { gate.release(); return h.stop(); });
-  await h.daemon.sinksStarted;
-  const url = (h.daemon.sinks.find((s) => s.name === 'opcua') as unknown as { endpointUrl(): string }).endpointUrl();
-  const probe = makeClient({ pkiDir: clientPki });
-  await probe.connect(url).catch(() => {});
-  await probe.disconnect();
-  await trustRejected(join(h.dataDir, 'pki'));
-  const plc = await Plc.connect(url, { pkiDir: clientPki, user: 'plc', password: 'plc-pw', station: 'ST1' });
+  const plc = await connectPlc(h, clientPki, { user: 'plc', password: 'plc-pw' });
   t.teardown(() => plc.close());
   await plc.until('Status.Ready', (v) => v === true, 10_000);
 
