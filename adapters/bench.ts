@@ -18,13 +18,13 @@ import { createSqliteStationStore } from './opcua/state-store.ts';
 import { makeClient, Plc, trustRejected } from './tools/plc-client.ts';
 import { makeMaskPng, sampleVerdict } from './tools/sample-verdict.ts';
 import { TestStation } from './tools/test-station.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const { values } = parseArgs({ options: { verdicts: { type: 'string', default: '3000' }, samples: { type: 'string', default: '200' } } });
 const N = Number(values.verdicts);
 const SAMPLES = Number(values.samples);
 const NO_COMMANDS = { trigger: async () => -1, selectRecipe: async () => -1, resetError: async () => 0, resetCounters: async () => 0 };
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(2)); };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function benchMqtt() {
   const broker = await startMosquitto();

@@ -7,10 +7,10 @@ import { createFrameSource, type CameraConfigInput } from './index.ts';
 import type { PipelineSource } from './pipeline-source.ts';
 import { SyntheticLine } from './synthetic-line.ts';
 import { DEFECT_KINDS } from './config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cpuMsOf(pid: number): number {
   try {

@@ -4,14 +4,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createFrameSource, type Frame, type FrameSource, type SourceState } from '../drivers/index.ts';
 import type { PipelineSource } from '../drivers/pipeline-source.ts';
 import { startRtspServer, type RtspPeer } from './peers/rtsp.ts';
 import { childrenOf, isRunning } from './helpers/procs.ts';
+import { freePort } from './helpers/mosquitto.ts';
+import { until } from './helpers/until.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
 function watch(source: FrameSource) {
@@ -20,23 +21,6 @@ function watch(source: FrameSource) {
   source.on('frame', (f) => frames.push({ ...f, at: Date.now() }));
   source.on('state', (state, status) => states.push({ state, at: Date.now(), ...(status.lastError ? { error: status.lastError } : {}) }));
   return { frames, states };
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 function withPeer(t: { teardown(fn: () => Promise<void>): void }, peer: RtspPeer): RtspPeer {

@@ -6,16 +6,8 @@ import { TriggerLatch } from '../drivers/latch.ts';
 import type { PipelineSource } from '../drivers/pipeline-source.ts';
 import { startRtspServer } from './peers/rtsp.ts';
 import { isRunning } from './helpers/procs.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { until } from './helpers/until.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function collect(source: FrameSource): Frame[] {
   const frames: Frame[] = [];

@@ -6,10 +6,11 @@ import mqtt from 'mqtt';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnProducer } from '../adapters/tools/producer-process.ts';
+import { until } from './helpers/until.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A durable subscriber (persistent session) so the broker keeps its queue across the restart. */
 async function durableSubscriber(url: string, filter: string, clientId: string) {
@@ -40,14 +41,6 @@ function outboxDepth(dbFile: string): number {
   }
 }
 
-async function until(pred: () => boolean, timeoutMs: number, what: string | (() => string)) {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(50);
-  }
-}
-
 function summarize(seqs: number[]): string {
   const runs: string[] = [];
   let start = seqs[0];
@@ -75,18 +68,18 @@ test('30 s broker outage at 10 verdicts/s: every resultId arrives, in resultSeq 
   const producer = spawnProducer({ db: dbFile, url: broker.url, rate: 10, agentId: 'out1' });
   try {
     await producer.ready;
-    await until(() => sub.seen.length >= 20, 10_000, '20 live verdicts');
+    await until('20 live verdicts', () => sub.seen.length >= 20, 10_000, 50);
     await broker.stop({ holdPort: true });
     const downAt = Date.now();
     await sleep(30_000);
     const upAt = Date.now();
     await broker.start();
     await sleep(2000); // some live traffic after the restore
-    await until(() => outboxDepth(dbFile) === 0, 30_000, 'the outbox to drain');
+    await until('the outbox to drain', () => outboxDepth(dbFile) === 0, 30_000, 50);
     await producer.terminate();
     const { rows, left } = expectedResults(dbFile);
     t.is(left, 0, 'outbox empty after the drain');
-    await until(() => new Set(sub.seen.map((s) => s.resultId)).size >= rows.length, 20_000, () => `all ${rows.length} verdicts at the subscriber; got seqs ${summarize(sub.seen.map((s) => s.resultSeq))}`);
+    await until(() => `all ${rows.length} verdicts at the subscriber; got seqs ${summarize(sub.seen.map((s) => s.resultSeq))}`, () => new Set(sub.seen.map((s) => s.resultId)).size >= rows.length, 20_000, 50);
     const arrivals = checkDelivery(t, sub.seen, rows);
     // Produced while the broker was down (1 s margin for the disconnect to be seen): all replayed.
     const duringOutage = producer.produced.filter((p) => p.at > downAt + 1000 && p.at < upAt);
@@ -110,7 +103,7 @@ test('publisher killed with kill -9 during the outage and restarted: the outbox 
   const second = { p: undefined as ReturnType<typeof spawnProducer> | undefined };
   try {
     await first.ready;
-    await until(() => sub.seen.length >= 10, 10_000, '10 live verdicts');
+    await until('10 live verdicts', () => sub.seen.length >= 10, 10_000, 50);
     await broker.stop({ holdPort: true });
     await sleep(5000);
     await first.kill9();
@@ -120,11 +113,11 @@ test('publisher killed with kill -9 during the outage and restarted: the outbox 
     await sleep(3000);
     await broker.start();
     await sleep(2000);
-    await until(() => outboxDepth(dbFile) === 0, 30_000, 'the outbox to drain');
+    await until('the outbox to drain', () => outboxDepth(dbFile) === 0, 30_000, 50);
     await second.p.terminate();
     const { rows, left } = expectedResults(dbFile);
     t.is(left, 0);
-    await until(() => new Set(sub.seen.map((s) => s.resultId)).size >= rows.length, 20_000, () => `all ${rows.length} verdicts at the subscriber; got seqs ${summarize(sub.seen.map((s) => s.resultSeq))}`);
+    await until(() => `all ${rows.length} verdicts at the subscriber; got seqs ${summarize(sub.seen.map((s) => s.resultSeq))}`, () => new Set(sub.seen.map((s) => s.resultId)).size >= rows.length, 20_000, 50);
     const arrivals = checkDelivery(t, sub.seen, rows);
     // resultSeq continues across the restart (persisted by the result transaction, never reused).
     t.true(second.p.produced[0]!.seq > Math.max(...killedSeqs));

@@ -1,6 +1,7 @@
 // One inference worker per device: it batches frames across cameras and survives hung or failing sessions.
 import { UnavailableError, type Frame, type Detector, type DetectorFactory, type Image, type Outcome, type Reference } from './ports.ts';
 import type { BoundedQueue } from './queue.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Job {
   frame: Frame;
@@ -29,7 +30,6 @@ export interface WorkerOptions {
 
 export type WorkerState = 'starting' | 'ready' | 'recovering' | 'failed' | 'stopped';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class InferenceWorker {
   private detector: Detector | null = null;

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PYTHON, REPO_ROOT } from '../../agent/commands/pack.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface TinyPackOptions {
   seed?: number;
@@ -53,7 +54,6 @@ function runExport(args: string[]): Promise<void> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function tinyPack(opts: TinyPackOptions = {}): Promise<TinyPack> {
   const normalized = { seed: opts.seed ?? 0, size: opts.size, patch: opts.patch, width: opts.width, layers: opts.layers };

@@ -5,8 +5,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createFrameSource } from '../../drivers/index.ts';
 import type { PipelineSource } from '../../drivers/pipeline-source.ts';
 import { childrenOf } from '../helpers/procs.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 execFileSync('ip', ['link', 'set', 'lo', 'up']);
 execFileSync('ip', ['addr', 'add', '127.0.0.2/8', 'dev', 'lo']);
