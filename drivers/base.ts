@@ -8,7 +8,6 @@ export interface FrameInput {
   width: number;
   height: number;
   rgb: Buffer;
-  model?: { size: number; rgb: Buffer };
   groundTruth?: Frame['groundTruth'];
   triggerSeq?: number;
   firstByteAt?: number;
@@ -81,13 +80,9 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
 
   /** Size check of a frame; a mismatch is counted as a bad frame. */
   protected validFrame(input: FrameInput): boolean {
-    const { width, height, rgb, model } = input;
+    const { width, height, rgb } = input;
     if (rgb.length !== width * height * 3) {
       this.noteBadFrame(`frame of ${rgb.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
-      return false;
-    }
-    if (model && model.rgb.length !== model.size * model.size * 3) {
-      this.noteBadFrame(`model-size frame of ${model.rgb.length} bytes, expected ${model.size}x${model.size}x3`);
       return false;
     }
     return true;
@@ -104,10 +99,9 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
    */
   protected deliver(input: FrameInput): boolean {
     if (!this.validFrame(input)) return false;
-    const { width, height, rgb, model } = input;
+    const { width, height, rgb } = input;
     this.delivered++;
     const frame: Frame = { cameraId: this.id, seq: ++this.seq, capturedAt: Date.now(), width, height, rgb };
-    if (model) frame.model = model;
     if (input.groundTruth) frame.groundTruth = input.groundTruth;
     if (input.triggerSeq !== undefined) frame.triggerSeq = input.triggerSeq;
     if (input.firstByteAt !== undefined) frame.firstByteAt = input.firstByteAt;

@@ -50,11 +50,11 @@ async function measure(name: string, config: CameraConfigInput): Promise<Result>
   return { name, frames: n, fps: round((n * 1000) / wall), childCpuMsPerFrame: round(childMs / n), nodeCpuMsPerFrame: round(nodeMs / n), totalCpuMsPerFrame: round((childMs + nodeMs) / n), cpuPercentOfOneCore: round(((childMs + nodeMs) / wall) * 100) };
 }
 
-async function rtsp(width: number, height: number, fps: number, modelSize?: number): Promise<Result> {
+async function rtsp(width: number, height: number, fps: number): Promise<Result> {
   const server = spawn('/usr/bin/python3', [new URL('../test/peers/rtsp_server.py', import.meta.url).pathname, '--width', String(width), '--height', String(height), '--fps', String(fps)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { url: string }).url)));
   try {
-    return await measure(`rtsp ${width}x${height}@${fps}${modelSize ? ` + model ${modelSize}x${modelSize}` : ''}`, { type: 'rtsp', id: 'bench', url, ...(modelSize ? { modelSize } : {}) });
+    return await measure(`rtsp ${width}x${height}@${fps}`, { type: 'rtsp', id: 'bench', url });
   } finally {
     server.kill('SIGKILL');
   }
@@ -67,7 +67,7 @@ async function gigeInner(): Promise<Result[]> {
   try {
     return [
       await measure('gige 518x518 Mono8@10', { type: 'gige', id: 'bench', ip: '127.0.0.1', width: 518, height: 518, fps: 10 }),
-      await measure('gige 1280x1024 Mono8@10 + model 518x518', { type: 'gige', id: 'bench', ip: '127.0.0.1', width: 1280, height: 1024, fps: 10, modelSize: 518 }),
+      await measure('gige 1280x1024 Mono8@10', { type: 'gige', id: 'bench', ip: '127.0.0.1', width: 1280, height: 1024, fps: 10 }),
     ];
   } finally {
     camera.kill('SIGKILL');
@@ -89,7 +89,7 @@ if (process.argv[2] === '--gige-inner') {
   console.log(JSON.stringify(await gigeInner()));
 } else {
   const results: Result[] = [synthetic(640, 480), synthetic(1920, 1080)];
-  results.push(await rtsp(640, 480, 15), await rtsp(640, 480, 15, 518), await rtsp(1920, 1080, 10), await rtsp(1920, 1080, 10, 518));
+  results.push(await rtsp(640, 480, 15), await rtsp(1920, 1080, 10));
   try {
     const out = execFileSync('unshare', ['-n', '--', process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--gige-inner'], { env: { ...process.env, BENCH_SECONDS: String(SECONDS) } });
     results.push(...(JSON.parse(out.toString()) as Result[]));

@@ -9,9 +9,21 @@ const cameraId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'camera id: 1-64 let
 /** Fields every driver understands. */
 const common = {
   id: cameraId,
-  /** Also deliver each frame resized to S×S (the model's input), see Frame.model. */
-  modelSize: z.number().int().min(8).max(4096).optional(),
 };
+
+/**
+ * Keys a camera config used to accept and no longer does, with the one-line reason given when a config still has
+ * one (the agent config loader and parseCameraConfig both use it instead of "unknown key").
+ */
+export const REMOVED_CAMERA_KEYS: Readonly<Record<string, string>> = {
+  modelSize:
+    'removed: the runtime now resizes each full-resolution frame exactly as the official preprocessing does (Pillow bicubic), so no driver-scaled copy is made; remove the key',
+};
+
+/** The removal note for a key of a camera config, if it is one that was removed. */
+export function removedCameraKey(key: string): string | undefined {
+  return Object.hasOwn(REMOVED_CAMERA_KEYS, key) ? REMOVED_CAMERA_KEYS[key] : undefined;
+}
 
 /** Supervision knobs of the process-backed drivers (RELIABILITY.md: stall, backoff, stderr tail). */
 const supervision = {
@@ -138,6 +150,9 @@ export function parseCameraConfig(input: unknown): CameraConfig {
   const result = cameraConfigSchema.safeParse(input);
   if (result.success) return result.data;
   const id = typeof input === 'object' && input !== null && 'id' in input ? String((input as { id: unknown }).id) : '?';
+  // A removed key is reported first: its note says what to do, where "unknown key" would not.
+  const removed = result.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys : [])).find((k) => removedCameraKey(k) !== undefined);
+  if (removed !== undefined) throw new Error(`camera ${id}: invalid config at ${removed}: ${removedCameraKey(removed)!}`);
   const issue = result.error.issues[0];
   const path = issue?.path.length ? issue.path.join('.') : '(camera)';
   throw new Error(`camera ${id}: invalid config at ${path}: ${issue?.message ?? 'invalid'}; fix the camera entry`);

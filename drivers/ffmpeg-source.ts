@@ -1,5 +1,6 @@
-// RTSP and any other ffmpeg input (http MJPEG, files, /dev/video*): ffmpeg decodes, scales and writes raw RGB24
-// to fd 1 (and the model-size copy to fd 3); PipelineSource supervises it.
+// RTSP and any other ffmpeg input (http MJPEG, files, /dev/video*): ffmpeg decodes (and scales, when the output size
+// is pinned) and writes raw RGB24 to fd 1; PipelineSource supervises it. There is no model-size copy: the runtime
+// resizes the full frame itself, exactly as the model's preprocessing does.
 import type { FfmpegCameraConfig, RtspCameraConfig } from './config.ts';
 import { spawnFfmpeg, type FfmpegSpec } from './ffmpeg.ts';
 import { softwareTriggerOf } from './latch.ts';
@@ -9,24 +10,13 @@ import { scrubCredentials } from './stderr-tail.ts';
 const RAW_OUT = ['-an', '-sn', '-dn', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-fps_mode', 'passthrough'];
 
 /** The video filter chain and outputs shared by every ffmpeg-tailed source. */
-export function rawOutputs(opts: { width?: number | undefined; height?: number | undefined; fps?: number | undefined; modelSize?: number | undefined; prefilters?: string[] }): Pick<FfmpegSpec, 'complexFilter' | 'outputs'> {
+export function rawOutputs(opts: { width?: number | undefined; height?: number | undefined; fps?: number | undefined; prefilters?: string[] }): Pick<FfmpegSpec, 'complexFilter' | 'outputs'> {
   const input = '[0:v:0]';
   const steps: string[] = [...(opts.prefilters ?? [])];
   if (opts.fps !== undefined) steps.push(`fps=${opts.fps}`);
   if (opts.width !== undefined && opts.height !== undefined) steps.push(`scale=${opts.width}:${opts.height}:flags=bicubic`);
   const chain = steps.length ? steps.join(',') : 'null';
-  if (opts.modelSize === undefined) {
-    return { complexFilter: `${input}${chain}[full]`, outputs: [{ target: 'pipe:1', options: ['-map', '[full]', ...RAW_OUT] }] };
-  }
-  const s = opts.modelSize;
-  // One decode, split in ffmpeg: the model copy is scaled there (bicubic, aspect not kept) instead of in JS.
-  return {
-    complexFilter: `${input}${chain},split=2[full][m];[m]scale=${s}:${s}:flags=bicubic[model]`,
-    outputs: [
-      { target: 'pipe:1', options: ['-map', '[full]', ...RAW_OUT] },
-      { target: 'pipe:3', options: ['-map', '[model]', ...RAW_OUT] },
-    ],
-  };
+  return { complexFilter: `${input}${chain}[full]`, outputs: [{ target: 'pipe:1', options: ['-map', '[full]', ...RAW_OUT] }] };
 }
 
 export function ffmpegInputOptions(config: RtspCameraConfig | FfmpegCameraConfig): string[] {
@@ -66,8 +56,7 @@ export class FfmpegSource extends PipelineSource {
       inputOptions: ffmpegInputOptions(config),
       ...rawOutputs(config),
     };
-    const child = spawnFfmpeg(spec, config.modelSize === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe']);
-    const model = config.modelSize === undefined ? undefined : (child.stdio[3] as import('node:stream').Readable | null) ?? undefined;
-    return { processes: [{ name: 'ffmpeg', child }], frames: child.stdout!, ...(model ? { model } : {}) };
+    const child = spawnFfmpeg(spec, ['ignore', 'pipe', 'pipe']);
+    return { processes: [{ name: 'ffmpeg', child }], frames: child.stdout! };
   }
 }

@@ -1,12 +1,12 @@
 // The one place that knows how ffmpeg is invoked. fluent-ffmpeg composes the argument list (it is archived upstream,
-// so it is used for nothing else); the process itself is a plain spawn, which also lets us open extra pipes (fd 3).
+// so it is used for nothing else); the process itself is a plain spawn, so the caller chooses its stdio.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 
 export const FFMPEG_PATH = process.env.ADAPTCLIP_FFMPEG ?? 'ffmpeg';
 
 export interface FfmpegOutput {
-  target: string; // e.g. pipe:1, pipe:3
+  target: string; // e.g. pipe:1
   options: string[];
 }
 

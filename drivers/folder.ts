@@ -5,7 +5,6 @@ import sharp from 'sharp';
 import { BaseSource } from './base.ts';
 import type { FolderCameraConfig } from './config.ts';
 import { Pacer } from './pacer.ts';
-import { resizeRgb } from './resize.ts';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.avif'];
 
@@ -94,10 +93,8 @@ export class FolderSource extends BaseSource {
         this.noteBadFrame(`${file}: cannot decode (${(err as Error).message.split('\n')[0]}); replace or remove the file`);
         continue;
       }
-      const { modelSize } = this.config;
-      const model = modelSize === undefined ? undefined : { size: modelSize, rgb: await resizeRgb(image.rgb, image.width, image.height, modelSize) };
       if (!this.running) return false;
-      return this.deliver({ ...image, ...(model ? { model } : {}), ...(triggerSeq === undefined ? {} : { triggerSeq }) });
+      return this.deliver({ ...image, ...(triggerSeq === undefined ? {} : { triggerSeq }) });
     }
     return false;
   }

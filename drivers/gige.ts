@@ -2,7 +2,6 @@
 // (fd to fd, no copy in Node) into the same ffmpeg raw tail as RTSP. The camera is always addressed by its IP:
 // this driver never runs broadcast discovery.
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import type { GigeCameraConfig } from './config.ts';
 import { spawnFfmpeg } from './ffmpeg.ts';
 import { rawOutputs } from './ffmpeg-source.ts';
@@ -54,25 +53,22 @@ export class GigeSource extends PipelineSource {
     const strideBytes = Math.ceil((config.width * format.bytesPerPixel) / 4) * 4;
     const strideWidth = strideBytes / format.bytesPerPixel;
     const gst = spawn(GST_LAUNCH, gstArgs(config), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const withModel = config.modelSize !== undefined;
     const ffmpeg = spawnFfmpeg(
       {
         input: 'pipe:0',
         inputOptions: ['-f', 'rawvideo', '-pix_fmt', format.ffmpeg, '-video_size', `${strideWidth}x${config.height}`, '-framerate', String(config.fps)],
-        ...rawOutputs({ modelSize: config.modelSize, prefilters: strideWidth === config.width ? [] : [`crop=${config.width}:${config.height}:0:0`] }),
+        ...rawOutputs({ prefilters: strideWidth === config.width ? [] : [`crop=${config.width}:${config.height}:0:0`] }),
       },
-      withModel ? [gst.stdout ?? 'ignore', 'pipe', 'pipe', 'pipe'] : [gst.stdout ?? 'ignore', 'pipe', 'pipe'],
+      [gst.stdout ?? 'ignore', 'pipe', 'pipe'],
     );
     // ffmpeg holds its own copy of the pipe; ours would only compete for the data.
     gst.stdout?.destroy();
-    const model = withModel ? ((ffmpeg.stdio[3] as Readable | null) ?? undefined) : undefined;
     return {
       processes: [
         { name: 'gst-launch', child: gst },
         { name: 'ffmpeg', child: ffmpeg },
       ],
       frames: ffmpeg.stdout!,
-      ...(model ? { model } : {}),
     };
   }
 }

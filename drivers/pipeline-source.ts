@@ -15,8 +15,6 @@ export interface Pipeline {
   processes: { name: string; child: ChildProcess }[];
   /** Packed RGB24 at the output size. */
   frames: Readable;
-  /** Packed RGB24 at modelSize × modelSize, in lockstep with frames. */
-  model?: Readable;
 }
 
 export interface SupervisionOptions {
@@ -27,7 +25,6 @@ export interface SupervisionOptions {
   stderrLines: number;
   /** Grace between SIGTERM and SIGKILL (RELIABILITY.md: at most 5 s). */
   killGraceMs: number;
-  modelSize?: number;
   /** Output size when the driver pins it; otherwise taken from ffmpeg's filter-graph input line. */
   pinned?: { width: number; height: number };
   /** Legitimately idle source (hardware trigger): no stall watchdog once running. */
@@ -44,16 +41,12 @@ export interface ProcessStats {
 
 // ffmpeg -loglevel verbose prints this each time a filter graph is (re)configured for a new input size.
 const GRAPH_INPUT = /\[graph -?\d+ input from stream \d+:\d+ @ [^\]]+\] w:(\d+) h:(\d+) pixfmt:(\S+)/;
-const MAX_PAIR_QUEUE = 8;
 
 interface Live {
   generation: number;
   pipeline: Pipeline;
   open: Set<ChildProcess>;
   splitter: FrameSplitter;
-  modelSplitter?: FrameSplitter;
-  fullQueue: { rgb: Buffer; startedAt: number }[];
-  modelQueue: Buffer[];
   size?: { width: number; height: number };
   inputSize?: string;
   spawnedAt: number;
@@ -167,18 +160,12 @@ export abstract class PipelineSource extends BaseSource {
       pipeline,
       open: new Set(),
       splitter: new FrameSplitter((b, startedAt) => this.onFull(live, b, startedAt)),
-      fullQueue: [],
-      modelQueue: [],
       spawnedAt: Date.now(),
       killing: false,
       respawnNow: false,
       closed,
     };
-    const { modelSize, pinned } = this.supervision;
-    if (modelSize !== undefined && pipeline.model) {
-      live.modelSplitter = new FrameSplitter((b) => this.onModel(live, b));
-      live.modelSplitter.setFrameBytes(modelSize * modelSize * 3);
-    }
+    const { pinned } = this.supervision;
     if (pinned) {
       live.size = pinned;
       live.splitter.setFrameBytes(pinned.width * pinned.height * 3);
@@ -187,8 +174,6 @@ export abstract class PipelineSource extends BaseSource {
 
     pipeline.frames.on('data', (chunk: Buffer) => live.splitter.push(chunk));
     pipeline.frames.on('error', () => undefined); // the child's exit reports the failure
-    pipeline.model?.on('data', (chunk: Buffer) => live.modelSplitter?.push(chunk));
-    pipeline.model?.on('error', () => undefined);
 
     for (const { name, child } of pipeline.processes) {
       if (child.pid !== undefined) {
@@ -217,7 +202,7 @@ export abstract class PipelineSource extends BaseSource {
 
   private onPipelineClosed(live: Live, resolveClosed: () => void): void {
     this.tail.end();
-    const leftover = live.splitter.flush() + (live.modelSplitter?.flush() ?? 0);
+    const leftover = live.splitter.flush();
     if (leftover > 0) this.noteBadFrame(`${leftover} bytes of an incomplete frame discarded when ${this.describe()} ended`);
     resolveClosed();
     if (this.live !== live) return;
@@ -299,46 +284,19 @@ export abstract class PipelineSource extends BaseSource {
     this.noteError(new Error(`${message}; restarting at the new size`));
     this.noteBadFrame(message);
     live.respawnNow = true;
-    live.fullQueue.length = 0;
-    live.modelQueue.length = 0;
     this.setState('starting', message);
     this.kill(live, 'resolution change');
   }
 
   private onFull(live: Live, rgb: Buffer, startedAt: number): void {
     if (live.killing || this.live !== live) return;
-    if (!live.modelSplitter) {
-      this.emitFrame(live, rgb, startedAt);
-      return;
-    }
-    live.fullQueue.push({ rgb, startedAt });
-    this.pair(live);
+    this.emitFrame(live, rgb, startedAt);
   }
 
-  private onModel(live: Live, rgb: Buffer): void {
-    if (live.killing || this.live !== live) return;
-    live.modelQueue.push(rgb);
-    this.pair(live);
-  }
-
-  private pair(live: Live): void {
-    while (live.fullQueue.length > 0 && live.modelQueue.length > 0) {
-      const full = live.fullQueue.shift()!;
-      this.emitFrame(live, full.rgb, full.startedAt, live.modelQueue.shift()!);
-    }
-    for (const queue of [live.fullQueue, live.modelQueue]) {
-      while (queue.length > MAX_PAIR_QUEUE) {
-        queue.shift();
-        this.noteBadFrame(`${this.describe()}: full-size and model-size outputs out of step; frame dropped`);
-      }
-    }
-  }
-
-  private emitFrame(live: Live, rgb: Buffer, startedAt: number, model?: Buffer): void {
+  private emitFrame(live: Live, rgb: Buffer, startedAt: number): void {
     const size = live.size;
     if (!size) return;
-    const { modelSize } = this.supervision;
-    const input: FrameInput = { width: size.width, height: size.height, rgb, firstByteAt: startedAt, ...(model && modelSize ? { model: { size: modelSize, rgb: model } } : {}) };
+    const input: FrameInput = { width: size.width, height: size.height, rgb, firstByteAt: startedAt };
     if (!this.latch) {
       if (this.deliver(input)) this.noteFullFrame(live);
       return;

@@ -2,7 +2,6 @@
 import { BaseSource } from './base.ts';
 import type { SyntheticCameraConfig } from './config.ts';
 import { Pacer } from './pacer.ts';
-import { resizeRgb } from './resize.ts';
 import { SyntheticLine } from './synthetic-line.ts';
 
 export class SyntheticSource extends BaseSource {
@@ -37,11 +36,10 @@ export class SyntheticSource extends BaseSource {
   }
 
   private async produce(triggerSeq?: number): Promise<void> {
-    const { width, height, modelSize } = this.config;
+    const { width, height } = this.config;
     const part = this.line.render(this.index++);
-    const model = modelSize === undefined ? undefined : { size: modelSize, rgb: await resizeRgb(part.rgb, width, height, modelSize) };
     if (!this.running) return;
     const groundTruth = part.kind === undefined ? { defect: false, mask: part.mask } : { defect: true, kind: part.kind, mask: part.mask };
-    this.deliver({ width, height, rgb: part.rgb, groundTruth, ...(model ? { model } : {}), ...(triggerSeq === undefined ? {} : { triggerSeq }) });
+    this.deliver({ width, height, rgb: part.rgb, groundTruth, ...(triggerSeq === undefined ? {} : { triggerSeq }) });
   }
 }

@@ -11,13 +11,12 @@ export interface Frame {
   firstByteAt?: number;
   width: number;
   height: number;
-  /** Packed RGB24, width*height*3 bytes, at the camera's own resolution. */
+  /** Packed RGB24, width*height*3 bytes, at the camera's own resolution. This is what the model is fed: the runtime
+   *  resizes it to S×S itself (Pillow-exact bicubic); drivers never scale a copy for the model. */
   rgb: Buffer;
   /** Optional ground truth from the synthetic line: 0/255 mask, width*height bytes. */
   groundTruth?: { defect: boolean; kind?: string; mask?: Buffer };
   triggerSeq?: number; // set when the frame answers a software trigger
-  /** Optional second copy at the model's input size S×S (packed RGB24, S*S*3 bytes), when the camera config asks for it. */
-  model?: { size: number; rgb: Buffer };
 }
 
 export interface SourceStatus {

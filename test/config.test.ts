@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, parseConfig } from '../agent/config/load.ts';
+import { parseCameraConfig } from '../drivers/config.ts';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'agent/cli.ts'];
@@ -32,9 +33,32 @@ test('every problem names file:line, the key path, the value and what is expecte
   const lines = err.message.split('\n');
   t.true(lines.includes('demo.yaml:5: model.maxBatch: expected number (value: "four")'), err.message);
   t.true(lines.includes('demo.yaml:8: cameras[0].fsp: unknown key; expected one of: station, queue, keepMasks, source (value: 3)'), err.message);
-  t.true(lines.includes('demo.yaml:12: cameras[0].source.colour: unknown key; expected one of: type, id, modelSize, width, height, fps, defectRate, kinds, seed, trigger (value: "red")'), err.message);
+  t.true(lines.includes('demo.yaml:12: cameras[0].source.colour: unknown key; expected one of: type, id, width, height, fps, defectRate, kinds, seed, trigger (value: "red")'), err.message);
   t.truthy(lines.find((l) => l.startsWith('demo.yaml:14: cameras[1].source.type:') && l.includes('"webcam"') && l.includes('synthetic')), err.message);
   t.truthy(lines.find((l) => l.startsWith('demo.yaml:16: http.port:') && l.includes('65535') && l.includes('99999')), err.message);
+});
+
+test('a camera source that still has the removed modelSize key gets one line saying why and to remove it', (t) => {
+  const yaml = `model: {pack: x}
+cameras:
+  - station: ST1
+    source:
+      type: rtsp
+      id: cam1
+      url: rtsp://10.0.0.5/s1
+      modelSize: 518
+  - station: ST2
+    source: {type: synthetic, id: cam2, modelSize: 224, colour: red}
+`;
+  const err = t.throws(() => parseConfig(yaml, 'line.yaml'), { instanceOf: ConfigError }) as ConfigError;
+  const removed = 'removed: the runtime now resizes each full-resolution frame exactly as the official preprocessing does (Pillow bicubic), so no driver-scaled copy is made; remove the key';
+  t.deepEqual(err.message.split('\n'), [
+    `line.yaml:8: cameras[0].source.modelSize: ${removed} (value: 518)`,
+    `line.yaml:10: cameras[1].source.modelSize: ${removed} (value: 224)`,
+    'line.yaml:10: cameras[1].source.colour: unknown key; expected one of: type, id, width, height, fps, defectRate, kinds, seed, trigger (value: "red")',
+  ]);
+  // The drivers' own parser (createFrameSource, camera probe) says the same.
+  t.throws(() => parseCameraConfig({ type: 'folder', id: 'f1', path: '/data', modelSize: 224 }), { message: `camera f1: invalid config at modelSize: ${removed}` });
 });
 
 test('a missing required section, YAML syntax errors and duplicate ids are reported with lines', (t) => {

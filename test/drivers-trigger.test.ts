@@ -27,7 +27,7 @@ test('RTSP trigger: no frame without a trigger while the stream stays online; 3 
   t.teardown(() => peer.kill());
   const stallMs = 1500;
   const plain = createFrameSource({ type: 'rtsp', id: 'trig1', url: peer.url, trigger: 'software', stallMs, firstFrameTimeoutMs: 8000 }) as PipelineSource;
-  const delayed = createFrameSource({ type: 'rtsp', id: 'trig2', url: peer.url, trigger: 'software', triggerDelayMs: 300, modelSize: 32, stallMs, firstFrameTimeoutMs: 8000 }) as PipelineSource;
+  const delayed = createFrameSource({ type: 'rtsp', id: 'trig2', url: peer.url, trigger: 'software', triggerDelayMs: 300, stallMs, firstFrameTimeoutMs: 8000 }) as PipelineSource;
   t.teardown(() => Promise.all([plain.stop(), delayed.stop()]).then(() => undefined));
   const frames = collect(plain);
   const delayedFrames = collect(delayed);
@@ -55,7 +55,7 @@ test('RTSP trigger: no frame without a trigger while the stream stays online; 3 
 
   const d = await fire(delayed, delayedFrames, 41);
   t.true(d.frame!.firstByteAt! > d.at + 300, `delayed frame began ${d.frame!.firstByteAt! - d.at} ms after the trigger (delay 300)`);
-  t.is(d.frame!.model?.rgb.length, 32 * 32 * 3);
+  t.is(d.frame!.rgb.length, 320 * 240 * 3);
   t.is(delayedFrames.length, 1);
   t.is(plain.status().framesDelivered, 3);
 });

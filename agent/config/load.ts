@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { removedCameraKey } from '../../drivers/config.ts';
 import { configSchema, type AgentConfig } from './schema.ts';
 
 export interface ConfigProblem {
@@ -57,9 +58,11 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounte
   const lineOf = (p: (string | number)[], key?: string) => lines.linePos(offsetOf(doc, p, key)).line;
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(path, doc.toJS() as unknown);
+    // cameras[i].source: a key that was removed says why and what to do instead of "unknown key".
+    const inSource = path.length === 3 && path[0] === 'cameras' && path[2] === 'source';
     return issue.keys.map((key) => ({
       file, line: lineOf(path, key), path: joinPath([...path, key]), value: show(doc.getIn([...path, key])),
-      message: `unknown key${known ? `; expected one of: ${known}` : ''}`,
+      message: (inSource ? removedCameraKey(key) : undefined) ?? `unknown key${known ? `; expected one of: ${known}` : ''}`,
     }));
   }
   const node = doc.getIn(path, true);

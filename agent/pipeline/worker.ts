@@ -206,8 +206,9 @@ export class InferenceWorker {
   }
 }
 
+/** The frame the detector is given: always the camera's full-resolution RGB; the runtime resizes it to S×S itself
+ *  (Pillow-exact bicubic, the model's preprocessing), so no driver-scaled copy can reach the model. */
 export function imageOf(frame: Frame): Image {
-  if (frame.model) return { width: frame.model.size, height: frame.model.size, data: frame.model.rgb };
   return { width: frame.width, height: frame.height, data: frame.rgb };
 }
 

@@ -25,15 +25,15 @@ async function stopCamera(camera: ChildProcess): Promise<void> {
 const cameras = { one: startCamera('127.0.0.1', 'CAM1'), two: startCamera('127.0.0.2', 'CAM2') };
 await sleep(800);
 const common = { stallMs: 1000, killGraceMs: 500, backoffInitialMs: 200, backoffMaxMs: 1000, firstFrameTimeoutMs: 4000 };
-const cam1 = createFrameSource({ type: 'gige', id: 'gige1', ip: '127.0.0.1', width: 518, height: 518, pixelFormat: 'Mono8', fps: 10, modelSize: 224, ...common }) as PipelineSource;
+const cam1 = createFrameSource({ type: 'gige', id: 'gige1', ip: '127.0.0.1', width: 518, height: 518, pixelFormat: 'Mono8', fps: 10, ...common }) as PipelineSource;
 const cam2 = createFrameSource({ type: 'gige', id: 'gige2', ip: '127.0.0.2', width: 320, height: 240, pixelFormat: 'BayerRG8', fps: 5, ...common }) as PipelineSource;
-const log: Record<string, { at: number; width: number; height: number; bytes: number; modelBytes: number; sum: number }[]> = { gige1: [], gige2: [] };
+const log: Record<string, { at: number; width: number; height: number; bytes: number; sum: number }[]> = { gige1: [], gige2: [] };
 const states: { id: string; state: string; at: number; error?: string }[] = [];
 for (const source of [cam1, cam2]) {
   source.on('frame', (f) => {
     let sum = 0;
     for (let i = 0; i < f.rgb.length; i += 97) sum += f.rgb[i]!;
-    log[f.cameraId]!.push({ at: Date.now(), width: f.width, height: f.height, bytes: f.rgb.length, modelBytes: f.model?.rgb.length ?? 0, sum });
+    log[f.cameraId]!.push({ at: Date.now(), width: f.width, height: f.height, bytes: f.rgb.length, sum });
   });
   source.on('state', (state, st) => states.push({ id: source.id, state, at: Date.now(), ...(st.lastError ? { error: st.lastError } : {}) }));
 }
@@ -66,7 +66,7 @@ console.log(
     gige2DuringOutage: rate('gige2', killedAt, restartedAt),
     gige2Overall: rate('gige2', steadyFrom, endedAt),
     recoveryMs: recoveredAt === undefined ? null : recoveredAt - restartedAt,
-    frames: Object.fromEntries(Object.entries(log).map(([id, l]) => [id, { count: l.length, sizes: [...new Set(l.map((f) => `${f.width}x${f.height}:${f.bytes}:${f.modelBytes}`))], distinctContent: new Set(l.map((f) => f.sum)).size }])),
+    frames: Object.fromEntries(Object.entries(log).map(([id, l]) => [id, { count: l.length, sizes: [...new Set(l.map((f) => `${f.width}x${f.height}:${f.bytes}`))], distinctContent: new Set(l.map((f) => f.sum)).size }])),
     states,
     processes: { gige1: cam1.processStats(), gige2: cam2.processStats(), leftover: childrenOf().filter((p) => pids.has(p.pid)) },
   }),
