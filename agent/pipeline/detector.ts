@@ -8,6 +8,8 @@ export interface PackDetectorOptions {
   device: 'cpu' | 'cuda';
   threads?: number;
   warn: (message: string) => void;
+  /** Opens the runtime detector; createDetector unless a test wraps it (test/live-resize.test.ts records what it prepares). */
+  create?: typeof createDetector;
 }
 
 export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory {
@@ -18,7 +20,7 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       throw err;
     });
     const p = await pack;
-    const det = await createDetector(p, {
+    const det = await (opts.create ?? createDetector)(p, {
       providers: opts.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       logger: { warn: opts.warn },
