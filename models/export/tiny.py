@@ -13,7 +13,7 @@ from .checkpoints import textual_shapes
 from .errors import ExportError
 from .model import Clip, ClipDims, PromptQueryAdapter, VisualAdapter
 from .prompts import learned_template, static_prompts
-from .tokenizer import _PATTERN, Tokenizer, learn_merges, write_vocab
+from .tokenizer import Tokenizer, clean, learn_merges, split_words, write_vocab
 
 CLIP_FILE = "clip-tiny.pt"
 ADAPTER_FILE = "adaptclip-tiny.pth"
@@ -122,7 +122,7 @@ def _strip_debug_info(archive: str) -> None:
 
 def tiny_words() -> list[str]:
     normal, anomaly = static_prompts()
-    return [w for text in normal + anomaly + [learned_template(4)] for w in _PATTERN.findall(text.lower())]
+    return [w for text in normal + anomaly + [learned_template(4)] for w in split_words(clean(text))]
 
 
 def write_tiny_sources(opts: TinyOptions, folder: str) -> tuple[str, str, str]:
