@@ -1,13 +1,7 @@
 // A small BMP decoder: sharp (libvips) cannot read BMP, and line cameras' tools still write it.
 // Supports uncompressed 1/4/8-bit palette, 16/24/32-bit (BI_RGB and BI_BITFIELDS), bottom-up and top-down.
 import { ImageError } from './errors.ts';
-
-export interface RgbImage {
-  /** Packed RGB24, width*height*3 bytes. */
-  data: Buffer;
-  width: number;
-  height: number;
-}
+import type { DecodedImage, PillowMode } from './raster.ts';
 
 const BI_RGB = 0;
 const BI_BITFIELDS = 3;
@@ -33,7 +27,7 @@ function maskShift(mask: number): { shift: number; max: number } {
   return { shift, max: mask >>> shift };
 }
 
-export function decodeBmp(buf: Buffer, label: string): RgbImage {
+export function decodeBmp(buf: Buffer, label: string): DecodedImage {
   const fail = (what: string): never => {
     throw new ImageError(`image ${label}: ${what}`);
   };
@@ -76,9 +70,13 @@ export function decodeBmp(buf: Buffer, label: string): RgbImage {
     }
   }
 
+  // Pillow reads a fourth (alpha) mask only from headers of 56 bytes and more; only then is the image RGBA.
+  const alphaMask = bpp === 32 && compression !== BI_RGB && headerSize >= 56 && buf.length >= 70 ? buf.readUInt32LE(66) : 0;
+  const alpha = maskShift(alphaMask);
   const stride = Math.ceil((width * bpp) / 32) * 4;
   if (dataOffset + stride * height > buf.length) fail(`truncated BMP pixel data (${buf.length} bytes, needs ${dataOffset + stride * height}); re-save the file`);
   const out = Buffer.alloc(width * height * 3);
+  const alphaOut = alphaMask ? new Uint8Array(width * height) : null;
   for (let y = 0; y < height; y++) {
     const row = dataOffset + (topDown ? y : height - 1 - y) * stride;
     let o = y * width * 3;
@@ -100,10 +98,31 @@ export function decodeBmp(buf: Buffer, label: string): RgbImage {
         const value = bpp === 16 ? buf.readUInt16LE(row + x * 2) : buf.readUInt32LE(row + x * 4);
         for (let c = 0; c < 3; c++) {
           const { shift, max } = channels[c]!;
-          out[o + c] = max === 0 ? 0 : Math.round((((value & masks[c]!) >>> shift) * 255) / max);
+          // Pillow widens 5- and 6-bit channels with integer division (v * 255 / max, rounded down).
+          out[o + c] = max === 0 ? 0 : Math.floor((((value & masks[c]!) >>> shift) * 255) / max);
         }
+        if (alphaOut) alphaOut[y * width + x] = Math.floor((((value & alphaMask) >>> alpha.shift) * 255) / alpha.max);
       }
     }
   }
-  return { data: out, width, height };
+  if (alphaOut) {
+    const rgba = new Uint8Array(width * height * 4);
+    for (let p = 0; p < width * height; p++) {
+      rgba.set(out.subarray(p * 3, p * 3 + 3), p * 4);
+      rgba[p * 4 + 3] = alphaOut[p]!;
+    }
+    return { data: out, width, height, mode: 'RGBA', samples: { data: rgba, width, height, channels: 4 } };
+  }
+  return { data: out, width, height, mode: paletteMode(palette) };
+}
+
+/** Pillow drops a palette that is exactly the grey ramp (0, 1, 2, … or black/white for two colours): the image is
+ *  then grey "L" (or bilevel "1") instead of palette "P", which changes how it is resized. */
+function paletteMode(palette: Buffer | null): PillowMode {
+  if (!palette) return 'RGB';
+  const count = palette.length / 3;
+  const ramp = count === 2 ? [0, 255] : Array.from({ length: count }, (_, i) => i);
+  const grey = ramp.every((v, i) => palette[i * 3] === v && palette[i * 3 + 1] === v && palette[i * 3 + 2] === v);
+  if (!grey) return 'P';
+  return count === 2 ? '1' : 'L';
 }

@@ -200,7 +200,7 @@ class OrtDetector implements Detector {
   async prepare(frame: ImageInput): Promise<PreparedFrame> {
     const t0 = performance.now();
     const image = await decodeImage(frame, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS);
-    const input = await resizeForModel(image, this.pack.size);
+    const input = resizeForModel(image, this.pack.size);
     return { image, input, preMs: performance.now() - t0 };
   }
 

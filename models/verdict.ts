@@ -1,7 +1,7 @@
 // Verdict maths: the detector's S×S map → the frame's own resolution → pass/fail, binary mask,
 // connected defect regions, mask PNG and a heat-map overlay for people.
 import sharp from 'sharp';
-import type { RgbImage } from './bmp.ts';
+import type { RgbImage } from './raster.ts';
 
 /** [x, y, width, height] in frame pixels (PROTOCOLS.md); all 0 when there is no defect. */
 export type Box = [number, number, number, number];

@@ -77,14 +77,12 @@ open(out + '/mono.raw', 'wb').write(((a[:, :, 0] > 100).astype(np.uint8) * 255).
   t.true((await decodeImage(topDown)).data.equals(ref));
 });
 
-test('resize is bicubic to S×S with aspect not kept; an S×S frame passes untouched', async (t) => {
+test('resize gives S×S×3 with aspect not kept; an S×S frame passes untouched (exactness: pillow-resize.test.ts)', (t) => {
   const rgb = pattern(40, 20);
-  const out = await resizeForModel({ data: rgb, width: 40, height: 20 }, 16);
+  const out = resizeForModel({ data: rgb, width: 40, height: 20 }, 16);
   t.is(out.length, 16 * 16 * 3);
-  const viaSharp = await sharp(rgb, { raw: { width: 40, height: 20, channels: 3 } }).resize(16, 16, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer();
-  t.true(out.equals(viaSharp));
   const square = pattern(16, 16);
-  t.is(await resizeForModel({ data: square, width: 16, height: 16 }, 16), square);
+  t.is(resizeForModel({ data: square, width: 16, height: 16 }, 16), square);
 });
 
 const badInputs: [string, () => Promise<Buffer | string> | Buffer | string, RegExp][] = [
