@@ -250,3 +250,16 @@ export function resizeForModel(image: RgbImage | DecodedImage, size: number): Bu
   const rgb: Raster = { data: image.data, width: image.width, height: image.height, channels: 3 };
   return asBuffer(resample(rgb, size, size, mode === 'P' || mode === '1' ? 'nearest' : 'bicubic').data);
 }
+
+/** A PNG to keep for an uploaded image such that decoding it later gives the same model input: a PNG is kept as
+ *  sent (its mode decides the resize); other formats are re-encoded losslessly in the same mode (grey, grey+alpha,
+ *  RGB, RGBA). Palette and bilevel BMP/TIFF are kept as RGB, which Pillow would resize bicubic rather than nearest. */
+export async function pngKeepingMode(original: Buffer, image: DecodedImage): Promise<Buffer> {
+  if (original.length >= 8 && original.readUInt32BE(0) === 0x89504e47) return original;
+  const samples = image.samples && 'channels' in image.samples ? image.samples : null;
+  if (samples && (image.mode === 'L' || image.mode === 'LA' || image.mode === 'RGBA')) {
+    const channels = samples.channels as 1 | 2 | 4;
+    return sharp(samples.data, { raw: { width: image.width, height: image.height, channels } }).png().toBuffer();
+  }
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+}

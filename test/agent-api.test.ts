@@ -90,6 +90,17 @@ test.serial('uploads: not an image is 415, too large is 413, a shot for an unkno
   t.is(dup.status, 409);
 });
 
+test.serial('an uploaded PNG shot is kept byte for byte (its mode decides the resize: RGBA here; changeover encodes these stored bytes)', async (t) => {
+  const p = (await h.api<Product>('POST', '/api/products', { name: 'rgba-upload' })).body;
+  const rgba = Buffer.alloc(40 * 30 * 4);
+  for (let i = 0; i < rgba.length; i++) rgba[i] = (i * 37 + (i >> 7)) & 255;
+  const file = await sharp(rgba, { raw: { width: 40, height: 30, channels: 4 } }).png().toBuffer();
+  const up = await h.api<{ shot: { id: number } }>('POST', `/api/products/${p.id}/shots`, file);
+  t.is(up.status, 201);
+  const stored = Buffer.from(await (await fetch(`${h.url}/api/shots/${up.body.shot.id}/image.png`)).arrayBuffer());
+  t.true(stored.equals(file));
+});
+
 test.serial('two concurrent changeovers on one station run one after the other; the last one wins, versions never collide', async (t) => {
   const a = (await h.api<Product>('POST', '/api/products', { name: 'conc-A' })).body;
   const b = (await h.api<Product>('POST', '/api/products', { name: 'conc-B' })).body;

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, resizeForModel } from '../models/image.ts';
+import { decodeImage, pngKeepingMode, resizeForModel } from '../models/image.ts';
 import { ImageError } from '../models/errors.ts';
 import { encodeRgb, pattern, pngWithHeader, python } from './fixtures/runtime/images.ts';
 
@@ -109,4 +109,25 @@ test('raw frames: 0×0, 100 megapixels and a short buffer are refused', async (t
   await t.throwsAsync(decodeImage({ rgb: Buffer.alloc(0), width: 0, height: 0 }), { instanceOf: ImageError, message: /0×0 pixels; a frame needs at least 1×1/ });
   await t.throwsAsync(decodeImage({ rgb: Buffer.alloc(3), width: 10_000, height: 10_000 }), { instanceOf: ImageError, message: /100\.0 megapixels/ });
   await t.throwsAsync(decodeImage({ rgb: Buffer.alloc(10), width: 2, height: 2 }), { instanceOf: ImageError, message: /10 bytes, packed RGB24 needs 12/ });
+});
+
+test('an upload kept as PNG gives the same model input as the file sent (PNG as is; JPEG, TIFF grey/alpha re-encoded in their mode)', async (t) => {
+  const rgb = pattern(45, 31);
+  const grey = Buffer.from(rgb.filter((_, i) => i % 3 === 0));
+  const rgba = Buffer.alloc(45 * 31 * 4);
+  for (let p = 0; p < 45 * 31; p++) { rgb.copy(rgba, p * 4, p * 3, p * 3 + 3); rgba[p * 4 + 3] = (p * 13) & 255; }
+  const files: [string, Buffer][] = [
+    ['RGBA PNG', await sharp(rgba, { raw: { width: 45, height: 31, channels: 4 } }).png().toBuffer()],
+    ['grey JPEG', await sharp(grey, { raw: { width: 45, height: 31, channels: 1 } }).jpeg().toBuffer()],
+    ['RGB JPEG', await encodeRgb(rgb, 45, 31, 'jpeg')],
+    ['RGBA TIFF', await sharp(rgba, { raw: { width: 45, height: 31, channels: 4 } }).tiff().toBuffer()],
+  ];
+  for (const [what, file] of files) {
+    const image = await decodeImage(file);
+    const kept = await pngKeepingMode(file, image);
+    const again = await decodeImage(kept);
+    t.is(again.mode, image.mode, what);
+    t.true(resizeForModel(again, 16).equals(resizeForModel(image, 16)), what);
+  }
+  t.is(await pngKeepingMode(files[0]![1], await decodeImage(files[0]![1])), files[0]![1]);
 });

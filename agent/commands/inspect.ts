@@ -121,6 +121,7 @@ async function inspect(images: string[], opts: InspectOptions): Promise<number> 
         if (opts.out) {
           const stem = uniqueStem(slot.path, stems);
           await writeFile(join(opts.out, `${stem}.map.f32`), new Uint8Array(r.map.buffer, r.map.byteOffset, r.map.byteLength));
+          await writeFile(join(opts.out, `${stem}.input.u8`), slot.frame.input);
           await writeFile(join(opts.out, `${stem}.mask.png`), await maskPng(verdict));
           await writeFile(join(opts.out, `${stem}.overlay.png`), await overlayPng(slot.frame.image, verdict));
         }
@@ -159,7 +160,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--shot <img>', 'a normal image of the product (repeat for K shots); with shots the run is few-shot', collect, [])
     .option('--threshold <t>', 'image threshold 0..1; default: calibrated from ≥ 2 shots, else the pack default')
     .option('--mode <mode>', 'auto (few-shot when shots are given), zero-shot or few-shot', 'auto')
-    .option('--out <dir>', 'write <name>.map.f32 (S×S float32 LE), <name>.mask.png and <name>.overlay.png')
+    .option('--out <dir>', 'write <name>.map.f32 (S×S float32 LE), <name>.input.u8 (the model input, S×S×3 RGB), <name>.mask.png and <name>.overlay.png')
     .option('--batch <n>', 'frames per inference call', '1')
     .option('--min-region-px <n>', 'ignore defect regions smaller than this (frame pixels)', '1')
     .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')

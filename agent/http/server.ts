@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { z } from 'zod';
-import { decodeImage } from '../../models/image.ts';
+import { decodeImage, pngKeepingMode } from '../../models/image.ts';
 import { ImageError } from '../../models/errors.ts';
 import { overlayPng } from '../../models/verdict.ts';
 import type { Daemon } from '../daemon.ts';
@@ -212,8 +212,7 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     daemon.store.requireProduct(id);
     if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image bytes as the request body with Content-Type image/png or image/jpeg');
     const img = await decodeImage(req.body, 40_000_000);
-    const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
-    const shot = daemon.store.addShot(id, { png, width: img.width, height: img.height, source: 'upload' }, actor(req));
+    const shot = daemon.store.addShot(id, { png: await pngKeepingMode(req.body, img), width: img.width, height: img.height, source: 'upload' }, actor(req));
     await daemon.changeover.refreshProduct(id);
     return reply.code(201).send({ shot, shots: await shotsWithScores(daemon, id) });
   });

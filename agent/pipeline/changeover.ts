@@ -1,10 +1,9 @@
 // Product changeover: which reference each station judges with. Activation prepares everything first (features,
 // leave-one-out threshold, memory), then commits product + reference version in one transaction and swaps the
 // in-memory reference in one assignment; frames already captured keep the reference they were captured with.
-import sharp from 'sharp';
 import { calibrateThreshold } from '../../models/verdict.ts';
 import type { Store } from '../store/store.ts';
-import type { Detector, Image, Memory, Reference } from './ports.ts';
+import type { Detector, Memory, Reference } from './ports.ts';
 
 export interface ActivationReport {
   reference: Reference;
@@ -15,11 +14,6 @@ export interface ActivationReport {
 export interface ShotScore {
   shotId: number;
   looScore: number | null;
-}
-
-export async function decodePng(png: Buffer): Promise<Image> {
-  const { data, info } = await sharp(png).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data };
 }
 
 export class Changeover {
@@ -102,7 +96,8 @@ export class Changeover {
       if (!f) {
         const png = this.store.shotPng(shot.id);
         if (!png) continue; // deleted meanwhile
-        const features = await detector.encodeShot(await decodePng(png));
+        // The stored file itself: the runtime decodes it as the official loader opens it.
+        const features = await detector.encodeShot(png);
         this.store.putShotFeatures(shot.id, detector.packSha, features);
         f = { features, looScore: null };
         encoded++;
@@ -115,7 +110,7 @@ export class Changeover {
       for (const f of feats) {
         const others = feats.filter((o) => o !== f).map((o) => o.features);
         const png = this.store.shotPng(f.id)!;
-        const [res] = await detector.infer([await decodePng(png)], detector.memoryFrom(others));
+        const [res] = await detector.infer([png], detector.memoryFrom(others));
         f.looScore = res!.score;
         scores.set(f.id, res!.score);
       }

@@ -1,7 +1,7 @@
 // The models/ runtime behind the pipeline's Detector port. Shot features are stored per shot (one ShotMemory each)
 // and joined into one memory at changeover, so adding or removing a shot never re-encodes the others.
 import { createDetector, deserializeShotMemory, loadPack, ShotMemory, type Pack } from '../../models/index.ts';
-import type { Detector, DetectorFactory, Image, Memory } from './ports.ts';
+import type { Detector, DetectorFactory, DetectorInput, Memory } from './ports.ts';
 
 export interface PackDetectorOptions {
   packDir: string;
@@ -25,7 +25,7 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       logger: { warn: opts.warn },
     });
-    const raw = (img: Image) => ({ rgb: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), width: img.width, height: img.height });
+    const raw = (img: DetectorInput) => (Buffer.isBuffer(img) ? img : { rgb: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), width: img.width, height: img.height });
     const detector: Detector = {
       packId: p.id,
       packSha: p.sha256,

@@ -11,6 +11,10 @@ export interface Image {
   data: Uint8Array;
 }
 
+/** What the runtime is given: a decoded RGB frame, or an image file's bytes (a stored shot), which the runtime
+ *  decodes in the mode the official loader opens it in (alpha, palette and 16-bit files resize differently). */
+export type DetectorInput = Image | Buffer;
+
 export interface Inference {
   score: number;
   /** Fused anomaly map, mapSize×mapSize, row-major, 0..1. */
@@ -28,10 +32,10 @@ export interface Detector {
   readonly defaultThreshold: number;
   readonly provider: string; // e.g. "cpu", "cuda"
   /** Features of one normal shot, serialised for the store (keyed there by pack sha). */
-  encodeShot(image: Image): Promise<Buffer>;
+  encodeShot(image: DetectorInput): Promise<Buffer>;
   /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
   memoryFrom(features: Buffer[]): Memory;
-  infer(images: Image[], memory: Memory | null): Promise<Inference[]>;
+  infer(images: DetectorInput[], memory: Memory | null): Promise<Inference[]>;
   dispose(): Promise<void>;
 }
 
