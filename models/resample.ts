@@ -115,11 +115,18 @@ function horizontal8(src: Raster, row0: number, rows: number, outWidth: number, 
       const pBase = rowBase + first[x]! * c;
       if (c === 3) {
         let s0 = HALF, s1 = HALF, s2 = HALF;
-        for (let k = 0, p = pBase; k < n; k++, p += 3) {
+        let k = 0, p = pBase;
+        for (; k + 2 <= n; k += 2, p += 6) {
+          const w = fixed[kBase + k]!, v = fixed[kBase + k + 1]!;
+          s0 = (s0 + Math.imul(data[p]!, w) + Math.imul(data[p + 3]!, v)) | 0;
+          s1 = (s1 + Math.imul(data[p + 1]!, w) + Math.imul(data[p + 4]!, v)) | 0;
+          s2 = (s2 + Math.imul(data[p + 2]!, w) + Math.imul(data[p + 5]!, v)) | 0;
+        }
+        if (k < n) {
           const w = fixed[kBase + k]!;
-          s0 += data[p]! * w;
-          s1 += data[p + 1]! * w;
-          s2 += data[p + 2]! * w;
+          s0 = (s0 + Math.imul(data[p]!, w)) | 0;
+          s1 = (s1 + Math.imul(data[p + 1]!, w)) | 0;
+          s2 = (s2 + Math.imul(data[p + 2]!, w)) | 0;
         }
         out[o++] = clip8(s0);
         out[o++] = clip8(s1);
@@ -127,7 +134,7 @@ function horizontal8(src: Raster, row0: number, rows: number, outWidth: number, 
       } else {
         for (let ch = 0; ch < c; ch++) {
           let s = HALF;
-          for (let k = 0, p = pBase + ch; k < n; k++, p += c) s += data[p]! * fixed[kBase + k]!;
+          for (let k = 0, p = pBase + ch; k < n; k++, p += c) s = (s + Math.imul(data[p]!, fixed[kBase + k]!)) | 0;
           out[o++] = clip8(s);
         }
       }
@@ -136,23 +143,35 @@ function horizontal8(src: Raster, row0: number, rows: number, outWidth: number, 
   return out;
 }
 
-/** Vertical 8-bit pass; `rowOffset` is the first source row present in `src`. */
+/** Vertical 8-bit pass; `rowOffset` is the first source row present in `src`. Rows are streamed into one
+ *  accumulator row (sequential reads), which is much faster in JS than walking each column's taps. */
 function vertical8(src: Raster, rowOffset: number, outHeight: number, taps: AxisTaps): Uint8Array {
-  const c = src.channels;
-  const stride = src.width * c;
+  const stride = src.width * src.channels;
   const out = new Uint8Array(outHeight * stride);
+  const sums = new Int32Array(stride);
   const { first, count, fixed, width } = taps;
   const data = src.data;
   for (let y = 0; y < outHeight; y++) {
     const n = count[y]!;
     const kBase = y * width;
     const top = (first[y]! - rowOffset) * stride;
-    const oBase = y * stride;
-    for (let i = 0; i < stride; i++) {
-      let s = HALF;
-      for (let k = 0, p = top + i; k < n; k++, p += stride) s += data[p]! * fixed[kBase + k]!;
-      out[oBase + i] = clip8(s);
+    sums.fill(HALF);
+    let k = 0;
+    // Four taps per sweep: a quarter of the accumulator traffic (int32 sums as in C; no overflow at 22-bit weights).
+    for (; k + 4 <= n; k += 4) {
+      const w0 = fixed[kBase + k]!, w1 = fixed[kBase + k + 1]!, w2 = fixed[kBase + k + 2]!, w3 = fixed[kBase + k + 3]!;
+      const r0 = top + k * stride, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
+      for (let i = 0; i < stride; i++) {
+        sums[i] = (sums[i]! + Math.imul(data[r0 + i]!, w0) + Math.imul(data[r1 + i]!, w1) + Math.imul(data[r2 + i]!, w2) + Math.imul(data[r3 + i]!, w3)) | 0;
+      }
     }
+    for (; k < n; k++) {
+      const w = fixed[kBase + k]!;
+      const row = top + k * stride;
+      for (let i = 0; i < stride; i++) sums[i] = (sums[i]! + Math.imul(data[row + i]!, w)) | 0;
+    }
+    const oBase = y * stride;
+    for (let i = 0; i < stride; i++) out[oBase + i] = clip8(sums[i]!);
   }
   return out;
 }
