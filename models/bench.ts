@@ -3,6 +3,7 @@
 import sharp from 'sharp';
 import { performance } from 'node:perf_hooks';
 import type { Detector } from './detector.ts';
+import { resizeForModel } from './image.ts';
 import type { ShotMemory } from './shot-memory.ts';
 import { judgeFrame, maskPng } from './verdict.ts';
 
@@ -39,6 +40,37 @@ export interface BenchReport {
   rows: BenchRow[];
   /** Full-path time at K shots / zero-shot, batch 1, for each K > 0 measured. */
   fewShotRatios: { shots: number; full: number; fullPaired: number; bare: number; fullMin: number }[];
+  /** The Pillow-exact resize alone (raw RGB camera frame → S×S×3), per frame size. */
+  resize: ResizeRow[];
+}
+
+export interface ResizeRow {
+  width: number;
+  height: number;
+  size: number;
+  medianMs: number;
+  minMs: number;
+}
+
+/** Typical camera resolutions: VGA, 1.3 MP (SXGA) and 5 MP (2448×2048) sensors. */
+export const RESIZE_FRAMES = [{ width: 640, height: 480 }, { width: 1280, height: 1024 }, { width: 2448, height: 2048 }];
+
+/** Times resizeForModel on raw RGB frames (as the drivers deliver them), `iterations` times after one warm-up. */
+export function benchResize(size: number, frames: { width: number; height: number }[], iterations: number): ResizeRow[] {
+  return frames.map(({ width, height }) => {
+    const rgb = Buffer.alloc(width * height * 3);
+    let state = (width * 31 + height) >>> 0;
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (state = (state * 1664525 + 1013904223) >>> 0) >>> 24;
+    const frame = { data: rgb, width, height };
+    resizeForModel(frame, size);
+    const times: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      resizeForModel(frame, size);
+      times.push(performance.now() - t0);
+    }
+    return { width, height, size, medianMs: median(times), minMs: Math.min(...times) };
+  });
 }
 
 export const median = (values: number[]): number => {
@@ -164,5 +196,6 @@ export async function runBench(detector: Detector, options: BenchOptions): Promi
           fullMin: Math.min(...c.fullRuns.map((r) => r.total)) / Math.min(...zeroCase.fullRuns.map((r) => r.total)),
         }))
     : [];
-  return { pack: detector.pack.id, provider: detector.provider, size: S, frame: { ...frame, format: 'png' }, iterations, warmup, rows, fewShotRatios };
+  const resize = benchResize(S, RESIZE_FRAMES, Math.max(iterations, 5));
+  return { pack: detector.pack.id, provider: detector.provider, size: S, frame: { ...frame, format: 'png' }, iterations, warmup, rows, fewShotRatios, resize };
 }

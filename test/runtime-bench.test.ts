@@ -26,6 +26,8 @@ test('bench reports bare and full medians, ratios, parts and K-shot/zero-shot ra
     t.true(r.parts.decodeResizeMs > 0 && r.parts.encoderMs > 0 && r.parts.maskPngMs > 0);
   }
   t.deepEqual(report.fewShotRatios.map((f) => f.shots), [2]);
+  t.deepEqual(report.resize.map((r) => [r.width, r.height, r.size]), [[640, 480, report.size], [1280, 1024, report.size], [2448, 2048, report.size]]);
+  for (const r of report.resize) t.true(r.medianMs > 0 && r.minMs > 0 && r.minMs <= r.medianMs);
   const bad = await t.throwsAsync(exec(process.execPath, ['agent/bin.js', 'bench', '--pack', packDir, '--shots', 'four']));
   t.regex(String((bad as { stderr?: string }).stderr), /--shots: "four" is not a comma-separated list/);
 });
