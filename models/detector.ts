@@ -2,8 +2,10 @@
 // all state lives in the object (no module globals), so the daemon may hold several and recreate them.
 import ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
-import { decodeImage, describeInput, resizeForModel, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from './image.ts';
+import { decodeImage, describeInput, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from './image.ts';
 import { ShotMemory } from './shot-memory.ts';
+import { ResizePool } from './resize-pool.ts';
+import { availableParallelism } from 'node:os';
 import { InferenceError, ShotMemoryError, messageOf } from './errors.ts';
 import type { Pack } from './pack.ts';
 
@@ -21,6 +23,8 @@ export interface DetectorOptions {
   logger?: DetectorLogger;
   /** Frames above this many pixels are refused (ImageError). */
   maxPixels?: number;
+  /** Worker threads for the model's resize; 0 resizes on the calling thread. Default: cores − 1, at most 2, at least 1. */
+  resizeThreads?: number;
 }
 
 export interface BranchDiagnostics {
@@ -175,6 +179,7 @@ class OrtDetector implements Detector {
   readonly pack: Pack;
   readonly provider: Provider;
   readonly #options: DetectorOptions;
+  readonly #resizer: ResizePool;
   #sessions: Sessions | null;
 
   constructor(pack: Pack, provider: Provider, sessions: Sessions, options: DetectorOptions) {
@@ -182,6 +187,7 @@ class OrtDetector implements Detector {
     this.provider = provider;
     this.#sessions = sessions;
     this.#options = options;
+    this.#resizer = new ResizePool(options.resizeThreads ?? Math.min(2, Math.max(1, availableParallelism() - 1)));
   }
 
   /** Runs one session call, counting it so recreate()/close() never release a session under a running call. */
@@ -200,7 +206,7 @@ class OrtDetector implements Detector {
   async prepare(frame: ImageInput): Promise<PreparedFrame> {
     const t0 = performance.now();
     const image = await decodeImage(frame, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS);
-    const input = resizeForModel(image, this.pack.size);
+    const input = await this.#resizer.resize(image, this.pack.size);
     return { image, input, preMs: performance.now() - t0 };
   }
 
@@ -367,6 +373,7 @@ class OrtDetector implements Detector {
     const old = this.#sessions;
     this.#sessions = null;
     retire(old);
+    await this.#resizer.close();
   }
 }
 
