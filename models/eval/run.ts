@@ -4,17 +4,21 @@ import type { Detector } from '../detector.ts';
 import { decodeImage } from '../image.ts';
 import { judgeFrame, overlayPng, resizeMap } from '../verdict.ts';
 import { drawShots, type EvalClass } from './dataset.ts';
-import { aupro, auroc, averagePrecision, curvePoints, f1Max, overkillAtEscape, type PixelSample } from './metrics.ts';
+import { aupr, aupro, auprOf, auroc, aurocOf, binaryCurve, curvePoints, f1Max, f1MaxOf, overkillAtEscape, type PixelSample } from './metrics.ts';
 
+/** Per class and seed, as the official AdaptCLIP test computes them (see metrics.ts), values in [0, 1]. */
 export interface Metrics {
   iAuroc: number;
+  /** Official I-AP: area under the PR curve by trapezoids (not scikit-learn's average precision). */
   iAp: number;
   iF1max: number;
   pAuroc: number;
+  /** Official P-AP, the same trapezoidal AUPR over all pixels of the class. */
   pAupr: number;
   pF1max: number;
+  /** Official P-AUPRO (anomalib's per-region resampling, FPR ≤ 0.3, divided by the final FPR). */
   aupro: number;
-  /** Share of good parts failed when at most 2 % / 5 % of defective parts may pass. */
+  /** Share of good parts failed when at most 2 % / 5 % of defective parts may pass (ours, not an official column). */
   overkillAt2pctEscape: number;
   overkillAt5pctEscape: number;
 }
@@ -129,13 +133,15 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
       const scores = images.map((r) => r.score);
       const pixelLabels = concat(pixels.map((p) => p.mask));
       const pixelScores = concatF32(pixels.map((p) => p.map));
-      const pixelF1 = f1Max(pixelLabels, pixelScores);
+      // One sorted curve for the three pixel metrics (millions of pixels).
+      const pixelCurve = binaryCurve(pixelLabels, pixelScores);
+      const pixelF1 = f1MaxOf(pixelCurve);
       const metrics: Metrics = {
         iAuroc: auroc(labels, scores),
-        iAp: averagePrecision(labels, scores),
+        iAp: aupr(labels, scores),
         iF1max: f1Max(labels, scores).f1,
-        pAuroc: auroc(pixelLabels, pixelScores),
-        pAupr: averagePrecision(pixelLabels, pixelScores),
+        pAuroc: aurocOf(pixelCurve),
+        pAupr: auprOf(pixelCurve),
         pF1max: pixelF1.f1,
         // Good images add only normal pixels, as in MVTec AD's evaluation.
         aupro: aupro(pixels),
