@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readMvtec } from '../../models/eval/dataset.ts';
 import { renderHtml } from '../../models/eval/report.ts';
-import { evaluate, type EvalReport } from '../../models/eval/run.ts';
+import { evaluate, prepareMapsDir, type EvalReport } from '../../models/eval/run.ts';
 import { openDetector, parsePositiveInt } from './inspect.ts';
 
 interface EvalCliOptions {
@@ -15,6 +15,7 @@ interface EvalCliOptions {
   classes?: string;
   out: string;
   pixelSize?: string;
+  saveMaps?: string;
   batch: string;
   providers?: string;
   threads?: string;
@@ -53,31 +54,54 @@ async function runEval(opts: EvalCliOptions): Promise<void> {
   for (const c of classes) if (c.train.length < shots) throw new Error(`--shots ${shots}: class "${c.name}" has only ${c.train.length} images in train/good`);
   const batch = parsePositiveInt('--batch', opts.batch, 4);
   const pixelSize = opts.pixelSize === undefined ? undefined : parsePositiveInt('--pixel-size', opts.pixelSize, 256);
+  // Before the model loads: a folder we cannot write to should not cost a whole evaluation.
+  if (opts.saveMaps) await prepareMapsDir(opts.saveMaps);
   const detector = await openDetector(opts);
   let report: EvalReport;
   try {
-    report = await evaluate(detector, classes, { shots, seeds, batch, ...(pixelSize ? { pixelSize } : {}), onProgress: progressBar() });
+    report = await evaluate(detector, classes, {
+      shots,
+      seeds,
+      batch,
+      ...(pixelSize ? { pixelSize } : {}),
+      ...(opts.saveMaps ? { saveMaps: opts.saveMaps } : {}),
+      onProgress: progressBar(),
+      onWarning: (line) => process.stderr.write(`${line}\n`),
+    });
   } finally {
     await detector.close();
   }
   await mkdir(opts.out, { recursive: true });
   await writeFile(join(opts.out, 'eval.json'), `${JSON.stringify(report, null, 1)}\n`);
   await writeFile(join(opts.out, 'report.html'), renderHtml(report));
-  const summary = { pack: report.pack, shots: report.shots, seeds: report.seeds, mean: report.mean, classes: Object.fromEntries(report.classes.map((c) => [c.name, c.mean])), json: join(opts.out, 'eval.json'), html: join(opts.out, 'report.html') };
+  const summary = {
+    pack: report.pack,
+    shots: report.shots,
+    seeds: report.seeds,
+    pixelSize: report.pixelSize,
+    mean: report.mean,
+    classes: Object.fromEntries(report.classes.map((c) => [c.name, c.mean])),
+    json: join(opts.out, 'eval.json'),
+    html: join(opts.out, 'report.html'),
+    ...(report.savedMaps ? { maps: join(report.savedMaps, 'index.json') } : {}),
+  };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
 export function registerEvalCommands(program: Command): void {
   program
     .command('eval')
-    .description('evaluate on an MVTec AD style dataset: I-AUROC, I-AP, I-F1max, P-AUROC, P-AUPR, P-F1max, AUPRO, overkill at 2/5 % escape')
+    .description(
+      'evaluate on an MVTec AD style dataset with the official AdaptCLIP test protocol: I-AUROC, I-AP, I-F1max, P-AUROC, P-AUPR, P-F1max, AUPRO (FPR ≤ 0.3) per class and seed, means over seeds and classes; plus overkill at 2/5 % escape',
+    )
     .requiredOption('--pack <dir>', 'model pack directory')
     .requiredOption('--data <root>', 'dataset root: <class>/train/good, <class>/test/<type>, <class>/ground_truth/<type>/*_mask.png')
     .option('--shots <k>', 'normal shots drawn from train/good per seed (0 = zero-shot)', '0')
     .option('--seeds <list>', 'seeds for drawing the shots', '0,1,2')
     .option('--classes <list>', 'only these classes')
     .option('--out <dir>', 'where eval.json and report.html go', 'adaptclip-eval')
-    .option('--pixel-size <n>', 'grid side for pixel metrics (default min(S, 256))')
+    .option('--pixel-size <n>', 'pixel metrics on an n×n grid instead of the official S×S: map bilinear, S×S ground truth nearest (the official Real-IAD protocol is 256)')
+    .option('--save-maps <dir>', 'also write each image\'s map (.f32, float32 LE, row-major) and ground truth (.u8, 0/1) as the metrics used them, with index.json (path, label, score, files, metrics)')
     .option('--batch <n>', 'frames per inference call', '4')
     .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')

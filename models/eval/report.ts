@@ -54,6 +54,11 @@ export function renderHtml(report: EvalReport): string {
     })
     .join('\n');
   const mode = report.shots ? `${report.shots}-shot, seeds ${report.seeds.join(', ')}` : 'zero-shot';
+  const side = `${report.pixelSize}×${report.pixelSize}`;
+  const grid =
+    report.pixelSize === report.imageSize
+      ? `pixel metrics on the model's ${side} grid (official MVTec AD / VisA protocol)`
+      : `pixel metrics on a ${side} grid (maps bilinear and ${report.imageSize}×${report.imageSize} ground truth nearest to it, as the official Real-IAD protocol)`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AdaptCLIP evaluation · ${escapeHtml(report.pack)}</title>
 <style>
@@ -62,7 +67,10 @@ th:first-child{text-align:left}tr.mean{font-weight:bold;background:#f3f3f3}.plot
 figure{margin:0;width:192px}figcaption{font-size:11px;color:#555;word-break:break-all}
 </style></head><body>
 <h1>AdaptCLIP evaluation</h1>
-<p>pack <code>${escapeHtml(report.pack)}</code> · provider ${escapeHtml(report.provider)} · ${mode} · pixel metrics on a ${report.pixelSize}×${report.pixelSize} grid · values in %</p>
+<p>pack <code>${escapeHtml(report.pack)}</code> · provider ${escapeHtml(report.provider)} · ${mode} · ${grid} · values in %</p>
+<p>Metrics as the official AdaptCLIP test computes them: ground truth = mask &gt; 0, Pillow-bilinear to S×S, ≥ 128;
+I-AP and P-AUPR = area under the precision-recall curve (trapezoids); F1max over every distinct score;
+AUPRO = anomalib's per-region curve up to FPR 0.3; means over seeds, then over classes. Overkill is this tool's own figure.</p>
 <table>${table}</table>
 ${sections}
 </body></html>

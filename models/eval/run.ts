@@ -1,9 +1,14 @@
-// Evaluates a detector on an MVTec AD style dataset: image and pixel metrics per class and seed.
+// Evaluates a detector on an MVTec AD style dataset: image and pixel metrics per class and seed, following the
+// official AdaptCLIP test protocol (ground truth as its dataset code builds it, metrics as its Evaluator computes).
 import sharp from 'sharp';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { basename, extname, join } from 'node:path';
 import type { Detector } from '../detector.ts';
 import { decodeImage } from '../image.ts';
 import { judgeFrame, overlayPng, resizeMap } from '../verdict.ts';
-import { drawShots, type EvalClass } from './dataset.ts';
+import { drawShots, type EvalClass, type TestImage } from './dataset.ts';
+import { loadGroundTruth, nearestGrid } from './masks.ts';
 import { aupr, aupro, auprOf, auroc, aurocOf, binaryCurve, curvePoints, f1Max, f1MaxOf, overkillAtEscape, type PixelSample } from './metrics.ts';
 
 /** Per class and seed, as the official AdaptCLIP test computes them (see metrics.ts), values in [0, 1]. */
@@ -61,7 +66,12 @@ export interface EvalReport {
   provider: string;
   shots: number;
   seeds: number[];
+  /** S: the model's input side; the fused maps and the ground truth start on this S×S grid. */
+  imageSize: number;
+  /** Side of the grid the pixel metrics were computed on (S unless --pixel-size). */
   pixelSize: number;
+  /** Where --save-maps wrote the maps and index.json, if asked. */
+  savedMaps?: string;
   classes: ClassResult[];
   /** Mean over classes. */
   mean: Metrics;
@@ -70,11 +80,19 @@ export interface EvalReport {
 export interface EvalOptions {
   shots: number;
   seeds: number[];
-  /** Side of the square grid pixel metrics are computed on (maps and masks resized to it). */
+  /**
+   * Side of the grid pixel metrics use. Default S, the official protocol for MVTec AD / VisA layouts. Any other
+   * size takes the S×S map there bilinearly (align_corners=False) and the S×S ground truth by torch's nearest, as
+   * the official test does for Real-IAD (256).
+   */
   pixelSize?: number;
   batch?: number;
   examplesPerRun?: number;
   onProgress?: (done: number, total: number, label: string) => void;
+  /** One line per problem that does not stop the run (e.g. masks not the size of their image). */
+  onWarning?: (line: string) => void;
+  /** Folder for every image's map (.f32) and ground truth (.u8) as the metrics used them, with index.json. */
+  saveMaps?: string;
 }
 
 export function meanMetrics(list: Metrics[]): Metrics {
@@ -83,12 +101,77 @@ export function meanMetrics(list: Metrics[]): Metrics {
   return out;
 }
 
-async function loadMask(path: string | null, size: number): Promise<Uint8Array> {
-  if (!path) return new Uint8Array(size * size);
-  const { data } = await sharp(path).toColourspace('b-w').resize(size, size, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer({ resolveWithObject: true });
-  const mask = new Uint8Array(size * size);
-  for (let i = 0; i < mask.length; i++) mask[i] = data[i]! > 127 ? 1 : 0;
-  return mask;
+/** The official ground truth of a class's test images on the metrics grid, read once for all seeds. */
+async function classGroundTruth(cls: EvalClass, S: number, grid: number, warn?: (line: string) => void): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const mismatched: { item: TestImage; mask: string; image: string }[] = [];
+  for (const item of cls.test) {
+    const truth = await loadGroundTruth(item.maskPath, S);
+    if (item.maskPath) {
+      const { width, height } = await sharp(item.path).metadata();
+      if (width !== truth.width || height !== truth.height) mismatched.push({ item, mask: `${truth.width}×${truth.height}`, image: `${width}×${height}` });
+    }
+    out.push(nearestGrid(truth.grid, S, grid));
+  }
+  const first = mismatched[0];
+  if (first) {
+    warn?.(
+      `eval: class "${cls.name}": ${mismatched.length} ground-truth mask${mismatched.length > 1 ? 's differ' : ' differs'} in size from the image (e.g. ${first.item.maskPath} is ${first.mask}, ${first.item.path} ${first.image}); resized to ${S}×${S} all the same, as the official evaluation does — check the masks belong to these images`,
+    );
+  }
+  return out;
+}
+
+/** Creates the --save-maps folder and proves it writable; one line naming the folder otherwise. */
+export async function prepareMapsDir(dir: string): Promise<void> {
+  const probe = join(dir, `.adaptclip-write-test-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`--save-maps ${dir}: cannot write there (${e.code ?? e.message}); give a folder you can write to`);
+  }
+}
+
+async function saveFile(path: string, data: Uint8Array): Promise<void> {
+  try {
+    await writeFile(path, data);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`--save-maps: writing ${path} failed (${e.code ?? e.message}); free space or give another folder`);
+  }
+}
+
+/** float32 little-endian bytes of a map, whatever the machine's byte order. */
+function littleEndian(map: Float32Array): Uint8Array {
+  const bytes = Buffer.from(map.buffer, map.byteOffset, map.byteLength);
+  return endianness() === 'LE' ? bytes : Buffer.from(bytes).swap32();
+}
+
+const fileStem = (path: string) => basename(path, extname(path)).replace(/[^A-Za-z0-9._-]/g, '_');
+
+/** One line of --save-maps/index.json per test image: enough to recompute every metric. */
+export interface SavedImage {
+  image: string;
+  type: string;
+  /** 1 = anomalous (defect), 0 = good. */
+  label: number;
+  score: number;
+  /** Relative to the folder: float32 little-endian, grid×grid row-major, the fused map the pixel metrics used. */
+  map: string;
+  /** Relative to the folder: uint8 0/1, grid×grid, the ground truth the pixel metrics used; null = all 0 (good). */
+  mask: string | null;
+}
+
+export interface SavedMapsIndex {
+  format: 'adaptclip-eval-maps/1';
+  pack: string;
+  shots: number;
+  imageSize: number;
+  grid: number;
+  runs: { class: string; seed: number | null; metrics: Metrics; images: SavedImage[] }[];
 }
 
 async function exampleOverlay(path: string, map: Float32Array, mapSize: number, score: number, pixelThreshold: number): Promise<string> {
@@ -101,30 +184,42 @@ async function exampleOverlay(path: string, map: Float32Array, mapSize: number, 
 
 export async function evaluate(detector: Detector, classes: EvalClass[], options: EvalOptions): Promise<EvalReport> {
   const S = detector.pack.size;
-  const pixelSize = options.pixelSize ?? Math.min(S, 256);
+  const pixelSize = options.pixelSize ?? S;
   const batch = options.batch ?? 4;
   const seeds = options.shots > 0 ? options.seeds : [];
   const runsPerClass = Math.max(1, seeds.length);
   const total = classes.reduce((s, c) => s + c.test.length * runsPerClass, 0);
+  if (options.saveMaps) await prepareMapsDir(options.saveMaps);
+  const index: SavedMapsIndex = { format: 'adaptclip-eval-maps/1', pack: detector.pack.id, shots: options.shots, imageSize: S, grid: pixelSize, runs: [] };
   let done = 0;
   const results: ClassResult[] = [];
   for (const cls of classes) {
+    const truth = await classGroundTruth(cls, S, pixelSize, options.onWarning);
     const runs: SeedRun[] = [];
     for (const seed of seeds.length ? seeds : [null]) {
       const shots = seed === null ? [] : drawShots(cls.train, options.shots, seed);
       const memory = shots.length ? await detector.encodeShots(shots) : null;
       const images: ImageResult[] = [];
       const pixels: PixelSample[] = [];
-      const maps: Float32Array[] = [];
+      const saved: SavedImage[] = [];
+      const runDir = join(cls.name, seed === null ? 'zero-shot' : `seed-${seed}`);
+      if (options.saveMaps) await mkdir(join(options.saveMaps, runDir), { recursive: true });
       for (let i = 0; i < cls.test.length; i += batch) {
         const group = cls.test.slice(i, i + batch);
         const inferred = await detector.infer(group.map((g) => g.path), memory);
         for (const [k, r] of inferred.entries()) {
           const item = group[k]!;
+          const n = i + k;
           images.push({ image: item.path, type: item.type, anomalous: item.anomalous, score: r.score });
           const map = resizeMap(r.map, S, S, pixelSize, pixelSize);
-          maps.push(map);
-          pixels.push({ map, mask: await loadMask(item.maskPath, pixelSize), width: pixelSize, height: pixelSize });
+          const mask = truth[n]!;
+          pixels.push({ map, mask, width: pixelSize, height: pixelSize });
+          if (options.saveMaps) {
+            const stem = join(runDir, `${String(n).padStart(4, '0')}-${fileStem(item.type)}-${fileStem(item.path)}`);
+            await saveFile(join(options.saveMaps, `${stem}.f32`), littleEndian(map));
+            if (item.maskPath) await saveFile(join(options.saveMaps, `${stem}.u8`), mask);
+            saved.push({ image: item.path, type: item.type, label: item.anomalous ? 1 : 0, score: r.score, map: `${stem}.f32`, mask: item.maskPath ? `${stem}.u8` : null });
+          }
         }
         done += group.length;
         options.onProgress?.(done, total, `${cls.name}${seed === null ? '' : ` seed ${seed}`}`);
@@ -143,7 +238,7 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
         pAuroc: aurocOf(pixelCurve),
         pAupr: auprOf(pixelCurve),
         pF1max: pixelF1.f1,
-        // Good images add only normal pixels, as in MVTec AD's evaluation.
+        // Good images add only normal pixels, as in the official evaluation.
         aupro: aupro(pixels),
         overkillAt2pctEscape: overkillAtEscape(labels, scores, 0.02).overkill,
         overkillAt5pctEscape: overkillAtEscape(labels, scores, 0.05).overkill,
@@ -154,18 +249,22 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
       const examples: Example[] = [];
       for (const i of picks) {
         const img = images[i]!;
-        examples.push({ image: img.image, type: img.type, score: img.score, overlay: await exampleOverlay(img.image, maps[i]!, pixelSize, img.score, pixelF1.threshold) });
+        examples.push({ image: img.image, type: img.type, score: img.score, overlay: await exampleOverlay(img.image, pixels[i]!.map, pixelSize, img.score, pixelF1.threshold) });
       }
       runs.push({ seed, shots, metrics, images, curves: curvePoints(labels, scores), examples });
+      index.runs.push({ class: cls.name, seed, metrics, images: saved });
     }
     results.push({ name: cls.name, runs, mean: meanMetrics(runs.map((r) => r.metrics)) });
   }
+  if (options.saveMaps) await saveFile(join(options.saveMaps, 'index.json'), Buffer.from(`${JSON.stringify(index, null, 1)}\n`));
   return {
     pack: detector.pack.id,
     provider: detector.provider,
     shots: options.shots,
     seeds,
+    imageSize: S,
     pixelSize,
+    ...(options.saveMaps ? { savedMaps: options.saveMaps } : {}),
     classes: results,
     mean: meanMetrics(results.map((c) => c.mean)),
   };

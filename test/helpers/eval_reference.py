@@ -85,10 +85,13 @@ def official_aupro(maps, masks, limit=0.3):
         grid = np.arange(G, dtype=np.float64)
         if frac is not None:
             grid[-1] = x[-2] + (x[-1] - x[-2]) * frac
+        if np.all(np.diff(x) >= 0):
+            knot = np.searchsorted(x, grid, side="left")  # the same as lower_bound on sorted knots
+        else:
+            knot = np.array([lower_bound(x, g) for g in grid])
+        j = np.clip(knot - 1, 0, len(x) - 2)
         for ys, acc in ((fpr[keep], sum_f), (tpr[keep], sum_t)):
-            for i, g in enumerate(grid):
-                j = min(max(lower_bound(x, g) - 1, 0), len(x) - 2)
-                acc[i] += ys[j] + (ys[j + 1] - ys[j]) / (2.0**-23 + x[j + 1] - x[j]) * (g - x[j])
+            acc += ys[j] + (ys[j + 1] - ys[j]) / (2.0**-23 + x[j + 1] - x[j]) * (grid - x[j])
     F, T = sum_f / count, sum_t / count
     o = np.argsort(F, kind="stable")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -116,8 +119,47 @@ def exact_aupro(maps, masks, limit=0.3):
     return float(np.trapz(y, x) / limit)
 
 
+def official_truth(path, size):
+    """The official dataset's ground truth: convert('L') > 0 as 0/255, PIL bilinear to size², ToTensor, > 0.5."""
+    from PIL import Image
+
+    binary = (np.array(Image.open(path).convert("L")) > 0).astype(np.uint8) * 255
+    resized = Image.fromarray(binary, mode="L").resize((size, size), Image.BILINEAR)
+    return (np.asarray(resized, dtype=F32) / F32(255)) > 0.5
+
+
+def saved_runs(root):
+    """Every metric recomputed from an eval --save-maps folder (index.json, .f32 maps, .u8 masks)."""
+    import os
+
+    index = json.load(open(os.path.join(root, "index.json")))
+    n = index["grid"]
+    runs = []
+    for run in index["runs"]:
+        y = np.array([i["label"] for i in run["images"]]).astype(bool)
+        s = np.array([i["score"] for i in run["images"]], dtype=F32)
+        maps, masks = [], []
+        for i in run["images"]:
+            maps.append(np.fromfile(os.path.join(root, i["map"]), dtype="<f4").reshape(n, n))
+            masks.append(np.zeros((n, n), bool) if i["mask"] is None else np.fromfile(os.path.join(root, i["mask"]), dtype=np.uint8).reshape(n, n) > 0)
+        py = np.concatenate([m.ravel() for m in masks])
+        ps = np.concatenate([m.ravel() for m in maps])
+        runs.append(dict(
+            iAuroc=float(roc_auc_score(y, s)), iAp=official_ap(y, s), iF1max=official_f1max(y, s),
+            pAuroc=float(roc_auc_score(py, ps)), pAupr=official_ap(py, ps), pF1max=official_f1max(py, ps),
+            aupro=official_aupro(maps, masks),
+        ))
+    return runs
+
+
 def main():
     d = json.load(sys.stdin)
+    if "saved" in d:
+        print(json.dumps(saved_runs(d["saved"])))
+        return
+    if "truth" in d:
+        print(json.dumps([official_truth(p, d["size"]).astype(int).ravel().tolist() for p in d["truth"]]))
+        return
     out = {}
     if "labels" in d:
         y = np.array(d["labels"]).astype(bool)
