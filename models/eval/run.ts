@@ -108,7 +108,11 @@ async function classGroundTruth(cls: EvalClass, S: number, grid: number, warn?: 
   for (const item of cls.test) {
     const truth = await loadGroundTruth(item.maskPath, S);
     if (item.maskPath) {
-      const { width, height } = await sharp(item.path).metadata();
+      const { width, height } = await sharp(item.path)
+        .metadata()
+        .catch((err: Error) => {
+          throw new Error(`--data: ${item.path} cannot be read (${err.message.split('\n')[0]}); replace or remove it`);
+        });
       if (width !== truth.width || height !== truth.height) mismatched.push({ item, mask: `${truth.width}×${truth.height}`, image: `${width}×${height}` });
     }
     out.push(nearestGrid(truth.grid, S, grid));
