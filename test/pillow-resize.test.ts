@@ -16,7 +16,8 @@ const KINDS: [Case['mode'], Case['format'], string][] = [
   ['RGB', 'png', 'RGB'], ['L', 'png', 'L'], ['LA', 'png', 'LA'], ['RGBA', 'png', 'RGBA'], ['P', 'png', 'P'],
   ['PT', 'png', 'P'], ['1', 'png', '1'], ['I16', 'png', 'I'], ['RGB16', 'png', 'RGB'], ['RGBA16', 'png', 'RGBA'],
   ['LA16', 'png', 'RGBA'], ['RGB', 'jpeg', 'RGB'], ['L', 'jpeg', 'L'], ['RGB', 'bmp', 'RGB'], ['P', 'bmp', 'P'],
-  ['L', 'bmp', 'L'], ['1', 'bmp', '1'], ['RGB', 'tiff', 'RGB'], ['RGBA', 'tiff', 'RGBA'], ['L', 'tiff', 'L'],
+  ['L', 'bmp', 'L'], ['1', 'bmp', '1'], ['bmp555', 'bmp', 'RGB'], ['bmpRGBA', 'bmp', 'RGBA'],
+  ['RGB', 'tiff', 'RGB'], ['RGBA', 'tiff', 'RGBA'], ['L', 'tiff', 'L'],
 ];
 const EXT = { png: 'png', jpeg: 'jpg', bmp: 'bmp', tiff: 'tif' } as const;
 

@@ -28,6 +28,28 @@ def write_png16(path, samples, colour_type):
                  + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
 
+def write_bmp(path, pixels, kind):
+    """BMPs Pillow cannot write: 16-bit 5-5-5 (BI_RGB) and 32-bit BI_BITFIELDS with an alpha mask (V4 header, 108
+    bytes). pixels: uint8 [H, W, 4] RGBA; rows stored bottom-up."""
+    h, w = pixels.shape[:2]
+    r, g, b, a = (pixels[:, :, i].astype(np.uint32) for i in range(4))
+    if kind == "bmp555":
+        value = ((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)
+        rows = value.astype("<u2")
+        header_size, bpp, compression, masks = 40, 16, 0, b""
+    else:
+        value = (a << 24) | (r << 16) | (g << 8) | b
+        rows = value.astype("<u4")
+        header_size, bpp, compression = 108, 32, 3
+        masks = struct.pack("<IIII", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000) + b"BGRs" + bytes(36) + bytes(12)
+    stride = (w * bpp + 31) // 32 * 4
+    body = b"".join(rows[y].tobytes().ljust(stride, b"\0") for y in range(h - 1, -1, -1))
+    info = struct.pack("<IiiHHIIiiII", header_size, w, h, 1, bpp, compression, len(body), 2835, 2835, 0, 0) + masks
+    offset = 14 + len(info)
+    with open(path, "wb") as fh:
+        fh.write(b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + body)
+
+
 def content(width, height, seed, channels):
     """Smooth shading plus noise and a few hard edges: exercises both the filter taps and the clamping."""
     rng = np.random.default_rng(seed)
@@ -65,6 +87,9 @@ def make(case, path):
         a = content(w, h, seed, 1)[:, :, 0].astype(np.uint16)
         # Mostly below 256 (what the official loader keeps), with some pixels above (clipped to 255 after the resize).
         im = Image.fromarray((a + (a > 200) * 3000).astype(np.uint16), "I;16")
+    elif mode in ("bmp555", "bmpRGBA"):
+        write_bmp(path, content(w, h, seed, 4), mode)
+        return
     elif mode in ("RGB16", "RGBA16", "LA16"):
         channels = {"RGB16": 3, "RGBA16": 4, "LA16": 2}[mode]
         wide = content(w, h, seed, channels).astype(np.uint16) * 257 + content(w, h, seed + 1000, channels)
