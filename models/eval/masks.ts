@@ -2,7 +2,8 @@
 // Image.open(mask).convert('L') > 0 → a 0/255 'L' image → torchvision Resize((S, S)) (Pillow BILINEAR on a PIL
 // image) → ToTensor (÷255) → > 0.5. Normal images get an all-zero mask whatever file exists.
 // For Real-IAD the official test then takes the S×S mask to 256 with torch's nearest interpolation.
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { decodeImage } from '../image.ts';
+import { messageOf } from '../errors.ts';
 import { resample } from '../resample.ts';
 
 export interface GreyImage {
@@ -15,39 +16,21 @@ export interface GreyImage {
 export const pillowLuma = (r: number, g: number, b: number) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
 
 /**
- * A mask file's pixels as Pillow's `Image.open(path).convert('L')` gives them, for the usual mask files: grey
- * (8-bit, 1/2/4-bit scaled to 0..255, 16-bit clipped to 255 as Pillow's I → L), grey+alpha (grey kept), palette
- * (its colours' luma) and RGB/RGBA (luma of RGB, alpha ignored; 16-bit channels keep their high byte, as Pillow
- * reads them). Any embedded ICC profile is ignored, as Pillow does. Throws one line naming the file.
+ * A mask file's pixels as Pillow's `Image.open(path).convert('L')` gives them. The runtime's decoder already gives
+ * Pillow's convert('RGB') of the file in whatever mode it opens (grey replicated, 16-bit grey clipped, palette
+ * colours, alpha dropped, 16-bit colour by its high byte); Pillow's L of each mode is the luma of that RGB (a grey
+ * value's luma is itself). Throws one line naming the file.
  */
 export async function decodeMaskL(path: string): Promise<GreyImage> {
-  let meta: Metadata;
+  let image;
   try {
-    meta = await sharp(path, { ignoreIcc: true }).metadata();
+    image = await decodeImage(path);
   } catch (err) {
-    throw new Error(`--data: mask ${path} cannot be read (${(err as Error).message.split('\n')[0]}); replace it with a PNG mask (0 = normal, > 0 = defect)`);
+    throw new Error(`--data: mask ${path} cannot be read (${messageOf(err)}); replace it with a PNG mask (0 = normal, > 0 = defect)`);
   }
-  const wide = meta.depth === 'ushort';
-  let data: Buffer, info: OutputInfo;
-  try {
-    const image = sharp(path, { ignoreIcc: true });
-    // 16-bit input stays 16-bit (sharp would otherwise turn it to 8-bit sRGB): grey16, or rgb16 for colour.
-    if (wide) image.toColourspace((meta.channels ?? 1) <= 2 ? 'grey16' : 'rgb16').raw({ depth: 'ushort' });
-    else image.raw();
-    ({ data, info } = await image.toBuffer({ resolveWithObject: true }));
-  } catch (err) {
-    throw new Error(`--data: mask ${path} cannot be decoded (${(err as Error).message.split('\n')[0]}); replace it with a PNG mask (0 = normal, > 0 = defect)`);
-  }
-  const { width, height, channels } = info;
-  const n = width * height;
-  const out = new Uint8Array(n);
-  if (wide) {
-    const v = new Uint16Array(data.buffer, data.byteOffset, data.length >> 1);
-    if (channels === 1) for (let i = 0; i < n; i++) out[i] = Math.min(v[i]!, 255);
-    else if (channels === 2) for (let i = 0; i < n; i++) out[i] = v[2 * i]! >> 8;
-    else for (let i = 0; i < n; i++) out[i] = pillowLuma(v[i * channels]! >> 8, v[i * channels + 1]! >> 8, v[i * channels + 2]! >> 8);
-  } else if (channels <= 2) for (let i = 0; i < n; i++) out[i] = data[i * channels]!;
-  else for (let i = 0; i < n; i++) out[i] = pillowLuma(data[i * channels]!, data[i * channels + 1]!, data[i * channels + 2]!);
+  const { data: rgb, width, height } = image;
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) out[i] = pillowLuma(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!);
   return { data: out, width, height };
 }
 
