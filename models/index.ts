@@ -13,7 +13,8 @@ export {
   type Provider,
 } from './detector.ts';
 export { ShotMemory, deserializeShotMemory } from './shot-memory.ts';
-export { decodeImage, resizeForModel, DEFAULT_MAX_PIXELS, type ImageInput, type RawFrame, type RgbImage } from './image.ts';
+export { decodeImage, resizeForModel, pngKeepingMode, DEFAULT_MAX_PIXELS, type ImageInput, type RawFrame, type RgbImage, type DecodedImage, type PillowMode } from './image.ts';
+export { resample, type ResampleFilter, type Raster } from './resample.ts';
 export {
   judgeFrame,
   maskPng,
