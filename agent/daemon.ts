@@ -323,7 +323,9 @@ export class Daemon {
       const cam = st.status();
       const conditions: [AlarmName, boolean, number, string][] = [
         ['CameraDisconnected', cam.state === 'offline', 700, `camera ${st.cameraId} ${cam.state}${cam.lastError ? `: ${cam.lastError}` : ''}`],
-        ['ModelNotLoaded', this.worker !== null && this.worker.state !== 'ready', 800, `inference ${this.worker?.state}: ${this.worker?.lastError ?? ''}`],
+        // A graceful stop takes the worker down on purpose: that is not a model failure, so while stopping this
+        // alarm keeps the state it had (a real failure stays raised, none is raised by the stop itself).
+        ['ModelNotLoaded', this.stopping ? (this.alarmState.get(`${st.id}:ModelNotLoaded`) ?? false) : this.worker !== null && this.worker.state !== 'ready', 800, `inference ${this.worker?.state}: ${this.worker?.lastError ?? ''}`],
         ['BrokerOffline', broker.active, 200, broker.text],
       ];
       for (const [alarm, active, severity, text] of conditions) {

@@ -265,8 +265,9 @@ export class StationNode {
   publishStatus(s: StationStatus) {
     this.status = s;
     if (!this.recipeChanging) this.showRecipe();
-    // The daemon reports CameraDisconnected itself (publishAlarm): shown here, not echoed back to it.
-    this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected', false);
+    // The daemon reports CameraDisconnected itself (publishAlarm): shown here, not echoed back to it. Halted (the
+    // agent stopping) takes the camera down on purpose: that is no alarm, the condition keeps its state.
+    if (s.stateNumber !== 2) this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected', false);
     this.refreshStatus();
   }
 
