@@ -1,7 +1,7 @@
 // Northbound contract: the daemon feeds VerdictSinks; commands from the line come back through SinkCommands.
 export type VerdictCode = 0 | 1 | 2 | 3; // Undefined, OK, NOK, NotDecidable/Error (PROTOCOLS.md)
 export type Outcome = 'PASS' | 'FAIL' | 'NO_VERDICT';
-export type NoVerdictReason = 'dropped' | 'timeout' | 'no_reference' | 'camera_error' | 'model_error';
+export type NoVerdictReason = 'dropped' | 'timeout' | 'no_reference' | 'camera_error' | 'model_error' | 'interrupted';
 
 export interface VerdictRecord {
   resultId: string; // ULID, same on every channel

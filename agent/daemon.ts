@@ -14,7 +14,7 @@ import { UnavailableError, type DetectorFactory, type FrameSource, type SinkComm
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
 import { InferenceWorker, withFaults } from './pipeline/worker.ts';
-import { Store, StoreError } from './store/store.ts';
+import { Store, StoreError, type InFlightFrame } from './store/store.ts';
 
 export interface DaemonParts {
   detectorFactory: (config: AgentConfig) => DetectorFactory;
@@ -162,6 +162,9 @@ export class Daemon {
     await this.changeover.restore([...this.stations.keys()]);
     // Sinks start in the background: an OPC UA server's first start creates its certificate (seconds) and must not
     // hold back inspection. A sink receives verdicts once started; the MQTT outbox gets every row from the start.
+    // Frames on record but without an outcome were queued or in inference when the last run died: taken before any
+    // camera runs (their own frames are admitted from then on), recorded once the sinks are up to publish them.
+    const interrupted = this.store.inFlightFrames();
     this.createdSinks = await this.opts.parts.sinkFactory(cfg, this.store, this.log, (id) => this.stationStats(id), this.sinkHooks());
     const commands = this.commands();
     this.sinksStarted = Promise.all(this.createdSinks.map((sink) =>
@@ -175,7 +178,7 @@ export class Daemon {
           this.log.info({ sink: sink.name }, 'sink started');
         },
         (err: Error) => this.log.error({ sink: sink.name, err: err.message }, 'sink failed to start; verdicts still go to the store'),
-      ))).then(() => undefined);
+      ))).then(() => this.recordInterrupted(interrupted));
     for (const st of this.stations.values()) {
       this.metrics.captured.inc({ camera: st.cameraId }, 0);
       await st.start().catch((err: Error) => this.log.error({ camera: st.cameraId, err: err.message }, 'camera failed to start; it stays offline'));
@@ -204,6 +207,18 @@ export class Daemon {
   }
 
   private settle: ReturnType<typeof createRecorder> | null = null;
+
+  /** NO_VERDICT{interrupted} for each frame the previous run admitted and never settled (kill -9, crash, power). */
+  private async recordInterrupted(frames: InFlightFrame[]): Promise<void> {
+    if (!frames.length) return;
+    const detail = 'the agent stopped (crash or kill) while this frame was queued or in inference';
+    for (const row of frames) {
+      const station = this.stations.get(row.stationId);
+      if (station) await station.recordInterrupted(row, detail);
+      else this.store.settleOrphan(row, 'interrupted', this.packId);
+    }
+    this.log.warn({ frames: frames.length }, 'frames interrupted by the previous run recorded as NO_VERDICT{interrupted}');
+  }
 
   private createStation(entry: CameraEntry, settle: ReturnType<typeof createRecorder>, counters?: Station['counters']): Station {
     const source = this.opts.parts.sourceFactory(entry.source);

@@ -6,7 +6,7 @@ import { judgeFrame, maskPng, type FrameVerdict } from '../../models/verdict.ts'
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { VerdictRecord, VerdictSink } from './ports.ts';
-import type { Settle } from './station.ts';
+import type { Recorder } from './station.ts';
 
 export interface RecorderDeps {
   store: Store;
@@ -19,8 +19,24 @@ export interface RecorderDeps {
 
 const NO_DEFECTS = { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0] as [number, number, number, number], boxes: [] };
 
-export function createRecorder(deps: RecorderDeps): Settle {
-  return async (station, job, outcome, startedAt) => {
+export function createRecorder(deps: RecorderDeps): Recorder {
+  const admit: Recorder['admit'] = (station, { frame, ref, partId }) => deps.store.admitFrame({
+    stationId: station.id,
+    cameraId: station.cameraId,
+    frameSeq: frame.seq,
+    partId,
+    triggerSeq: frame.triggerSeq ?? 0,
+    productId: ref.productId,
+    recipeId: ref.recipeId,
+    recipeName: ref.recipeName,
+    referenceVersion: ref.version,
+    shots: ref.shots,
+    threshold: ref.threshold,
+    capturedAt: frame.capturedAt,
+    width: frame.width,
+    height: frame.height,
+  });
+  const settle: Recorder['settle'] = async (station, job, outcome, startedAt) => {
     const { frame, ref } = job;
     let judged: FrameVerdict | null = null;
     let mask: VerdictRecord['mask'] = null;
@@ -67,6 +83,7 @@ export function createRecorder(deps: RecorderDeps): Settle {
       width: frame.width,
       height: frame.height,
       keepMask: station.entry.keepMasks !== 'none',
+      ...(job.inFlightId === undefined ? {} : { inFlightId: job.inFlightId }),
     });
     for (const sink of deps.sinks()) {
       try {
@@ -81,6 +98,7 @@ export function createRecorder(deps: RecorderDeps): Settle {
     m.latency.observe({ camera: station.cameraId }, record.timing.processingMs / 1000);
     return record;
   };
+  return { admit, settle };
 }
 
 function sanitize(score: number): number {

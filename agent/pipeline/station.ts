@@ -2,6 +2,7 @@
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { CameraEntry } from '../config/schema.ts';
 import type { Changeover } from './changeover.ts';
+import type { InFlightFrame } from '../store/store.ts';
 import type { Frame, FrameSource, NoVerdictReason, Outcome, SourceStatus, VerdictRecord } from './ports.ts';
 import { BoundedQueue } from './queue.ts';
 import type { InferenceWorker, Job } from './worker.ts';
@@ -24,6 +25,13 @@ export interface LiveView {
 
 /** Settles one job: judge, store, publish. Every captured frame passes through here exactly once. */
 export type Settle = (station: Station, job: Job, outcome: Outcome, startedAt: number) => Promise<VerdictRecord | null>;
+
+/** Where outcomes go: `admit` puts a frame on record before it is queued (so a crash cannot lose it), `settle`
+ *  records its one outcome (and takes it off that record in the same transaction). */
+export interface Recorder {
+  admit(station: Station, job: Job): number;
+  settle: Settle;
+}
 
 /** Where a software trigger came from. Only the PLC's TriggerSeq is echoed in results; the others publish 0. */
 export type TriggerFrom = { origin: 'plc'; plcTriggerSeq: number } | { origin: 'http' | 'mqtt' };
@@ -70,7 +78,7 @@ export class Station {
     readonly source: FrameSource,
     private readonly changeover: Changeover,
     private readonly worker: InferenceWorker,
-    private readonly settle: Settle,
+    private readonly recorder: Recorder,
     private readonly log: { warn: (o: object, m: string) => void },
     /** A hot-reloaded station continues its predecessor's accounting. */
     counters: StationCounters = { captured: 0, outcomes: {} },
@@ -176,6 +184,12 @@ export class Station {
     }
     if (this.stopping) return void this.finish(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, now);
     if (job.ref.state !== 'ready') return void this.finish(job, { kind: 'no_verdict', reason: 'no_reference', detail: job.ref.detail }, now);
+    try {
+      job.inFlightId = this.recorder.admit(this, this.forRecord(job, { keepTicket: true }));
+    } catch (err) {
+      // The store is failing (its own health says so); the frame still gets its outcome, it is just not crash-proof.
+      this.log.warn({ station: this.id, err: (err as Error).message }, 'could not put a frame on record before queueing it');
+    }
     const dropped = this.queue.push(job);
     if (dropped) void this.finish(dropped, { kind: 'no_verdict', reason: 'dropped', detail: `queue full (${this.queue.capacity}, ${this.queue.policy})` }, Date.now());
     if (dropped !== job) this.worker.notify();
@@ -188,7 +202,21 @@ export class Station {
 
   /** Called by the worker (via the daemon) and by the station itself; records and counts the outcome. */
   finish(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
-    const p = this.settle(this, this.forRecord(job), outcome, startedAt)
+    return this.record(this.forRecord(job), outcome, startedAt);
+  }
+
+  /** A frame admitted before a crash (or kill) that never got its outcome: it gets NO_VERDICT{interrupted} now,
+   *  counted here as captured and settled. */
+  recordInterrupted(row: InFlightFrame, detail: string): Promise<VerdictRecord | null> {
+    this.counters.captured++;
+    const frame: Frame = { cameraId: row.cameraId, seq: row.frameSeq, capturedAt: row.capturedAt, width: row.width, height: row.height, rgb: Buffer.alloc(0), ...(row.triggerSeq ? { triggerSeq: row.triggerSeq } : {}) };
+    const ref = { ...this.changeover.current(this.id), productId: row.productId, recipeId: row.recipeId, recipeName: row.recipeName, version: row.referenceVersion, shots: row.shots, threshold: row.threshold };
+    const job: Job = { frame, ref, enqueuedAt: row.capturedAt, partId: row.partId, owner: this, inFlightId: row.id };
+    return this.record(job, { kind: 'no_verdict', reason: 'interrupted', detail }, Date.now());
+  }
+
+  private record(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
+    const p = this.recorder.settle(this, job, outcome, startedAt)
       .then((v) => {
         if (v) {
           if (v.outcome !== 'NO_VERDICT') {
@@ -211,10 +239,10 @@ export class Station {
 
   /** What the recorder sees: the PLC's TriggerSeq (0 when the PLC did not trigger it) and, as frame_seq, the trigger
    *  id, so that the result the HTTP trigger answered with {triggerId} can be found in the store. */
-  private forRecord(job: Job): Job {
+  private forRecord(job: Job, opts: { keepTicket?: boolean } = {}): Job {
     const ticket = this.tickets.get(job);
     if (!ticket && job.frame.triggerSeq === undefined) return job;
-    this.tickets.delete(job);
+    if (!opts.keepTicket) this.tickets.delete(job);
     // A trigger id must never reach a sink as a triggerSeq.
     const { triggerSeq: _triggerId, ...frame } = job.frame;
     return {

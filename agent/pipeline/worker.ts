@@ -10,6 +10,8 @@ export interface Job {
   partId: string;
   /** The station object that captured it: its outcome is counted there even after a hot reload replaced it. */
   owner: { finish(job: Job, outcome: Outcome, startedAt: number): unknown };
+  /** Its row in the store's frames in flight, from when it was queued until its outcome is recorded. */
+  inFlightId?: number;
 }
 
 export interface JobSource {

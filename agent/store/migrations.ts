@@ -99,6 +99,30 @@ export const MIGRATIONS: Migration[] = [
     up: 'CREATE INDEX results_part ON results(part_id, decided_at);',
     down: 'DROP INDEX results_part;',
   },
+  {
+    version: 3,
+    description: 'frames in flight: on record before they are queued, so a crash cannot make them vanish',
+    up: `
+      CREATE TABLE frames_in_flight (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        camera_id TEXT NOT NULL,
+        frame_seq INTEGER NOT NULL,
+        part_id TEXT NOT NULL,
+        trigger_seq INTEGER NOT NULL,
+        product_id INTEGER,
+        recipe_id INTEGER NOT NULL,
+        recipe_name TEXT NOT NULL,
+        reference_version INTEGER NOT NULL,
+        shots INTEGER NOT NULL,
+        threshold REAL NOT NULL,
+        captured_at INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL
+      );
+    `,
+    down: 'DROP TABLE frames_in_flight;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;

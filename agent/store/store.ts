@@ -33,7 +33,30 @@ export interface StationRow {
 }
 
 /** What the pipeline knows about a frame's outcome; the store adds resultId and resultSeq. */
-export type ResultInput = Omit<VerdictRecord, 'resultId' | 'resultSeq'> & { resultId?: string; frameSeq: number; productId: number | null; width: number; height: number; keepMask: boolean };
+export type ResultInput = Omit<VerdictRecord, 'resultId' | 'resultSeq'> & {
+  resultId?: string; frameSeq: number; productId: number | null; width: number; height: number; keepMask: boolean;
+  /** The frame's in-flight row (admitFrame), removed in the result's own transaction. */
+  inFlightId?: number;
+};
+
+/** A frame on record before it was queued; one still here at start-up was interrupted by a crash. */
+export interface InFlightFrame {
+  id: number;
+  stationId: string;
+  cameraId: string;
+  frameSeq: number;
+  partId: string;
+  triggerSeq: number;
+  productId: number | null;
+  recipeId: number;
+  recipeName: string;
+  referenceVersion: number;
+  shots: number;
+  threshold: number;
+  capturedAt: number;
+  width: number;
+  height: number;
+}
 
 export interface ResultRow {
   resultId: string;
@@ -287,7 +310,8 @@ export class Store {
       this.ensureStation(input.stationId);
       const { last_seq } = this.db.prepare('UPDATE stations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq').get(input.stationId) as { last_seq: number };
       const resultId = input.resultId ?? ulid();
-      const { frameSeq, productId, width, height, keepMask, resultId: _given, ...rest } = input;
+      const { frameSeq, productId, width, height, keepMask, resultId: _given, inFlightId, ...rest } = input;
+      if (inFlightId !== undefined) (this._settleFrame ??= this.db.prepare('DELETE FROM frames_in_flight WHERE id = ?')).run(inFlightId);
       const verdict: VerdictRecord = { ...rest, resultId, resultSeq: last_seq };
       this.insertStmt.run(
         resultId, input.stationId, last_seq, input.cameraId, frameSeq, input.partId, input.triggerSeq, productId, input.recipeId,
@@ -301,6 +325,36 @@ export class Store {
     })();
   }
 
+  /** Puts a frame on record before it is queued (one WAL commit: it survives a crash of the process). */
+  admitFrame(frame: Omit<InFlightFrame, 'id'>): number {
+    const r = (this._admit ??= this.db.prepare(`INSERT INTO frames_in_flight (station_id, camera_id, frame_seq, part_id, trigger_seq, product_id, recipe_id,
+      recipe_name, reference_version, shots, threshold, captured_at, width, height) VALUES (${new Array(14).fill('?').join(', ')})`)).run(
+      frame.stationId, frame.cameraId, frame.frameSeq, frame.partId, frame.triggerSeq, frame.productId, frame.recipeId, frame.recipeName,
+      frame.referenceVersion, frame.shots, frame.threshold, frame.capturedAt, frame.width, frame.height);
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Frames admitted and never settled, oldest first: after a crash, the ones that were queued or in inference. */
+  inFlightFrames(): InFlightFrame[] {
+    return this.db.prepare(`SELECT id, station_id AS stationId, camera_id AS cameraId, frame_seq AS frameSeq, part_id AS partId,
+      trigger_seq AS triggerSeq, product_id AS productId, recipe_id AS recipeId, recipe_name AS recipeName,
+      reference_version AS referenceVersion, shots, threshold, captured_at AS capturedAt, width, height
+      FROM frames_in_flight ORDER BY id`).all() as InFlightFrame[];
+  }
+
+  /** NO_VERDICT for an in-flight frame of a station that is no longer configured (nothing else can settle it). */
+  settleOrphan(frame: InFlightFrame, reason: 'interrupted', packId: string): VerdictRecord {
+    const now = Date.now();
+    return this.recordResult({
+      stationId: frame.stationId, cameraId: frame.cameraId, partId: frame.partId, triggerSeq: frame.triggerSeq,
+      recipeId: frame.recipeId, recipeName: frame.recipeName, modelVersion: packId, referenceVersion: frame.referenceVersion,
+      outcome: 'NO_VERDICT', noVerdictReason: reason, verdictCode: 3, mode: 'none', shots: frame.shots, anomalyScore: 0,
+      threshold: frame.threshold, defects: { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0], boxes: [] }, mask: null,
+      timing: { acquiredAt: new Date(frame.capturedAt).toISOString(), decidedAt: new Date(now).toISOString(), processingMs: now - frame.capturedAt, queueMs: 0 },
+      frameSeq: frame.frameSeq, productId: frame.productId, width: frame.width, height: frame.height, keepMask: false, inFlightId: frame.id,
+    });
+  }
+
   private get insertStmt() {
     return (this._insert ??= this.db.prepare(`INSERT INTO results (result_id, station_id, result_seq, camera_id, frame_seq, part_id, trigger_seq,
       product_id, recipe_id, reference_version, pack_id, outcome, reason, verdict_code, mode, shots, score, threshold, defect_count,
@@ -308,6 +362,8 @@ export class Store {
       VALUES (${new Array(29).fill('?').join(', ')})`));
   }
   private _insert?: Database.Statement;
+  private _admit?: Database.Statement;
+  private _settleFrame?: Database.Statement;
 
   getResult(resultId: string): ResultRow | undefined {
     const r = this.db.prepare(`SELECT ${RESULT_COLUMNS} FROM results WHERE result_id = ?`).get(resultId) as ResultSql | undefined;
