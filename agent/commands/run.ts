@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { loadPack } from '../../models/pack.ts';
+import { briefProblem, ConfigError, loadConfig, resolvePath, safeSettings } from '../config/load.ts';
 import { Daemon, type DaemonParts } from '../daemon.ts';
 import { realParts } from '../parts.ts';
 import { createSystemdNotifier, startWatchdog } from '../systemd.ts';
@@ -28,17 +29,25 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
           if (opts.validateConfig) return;
           problems = [(err as Error).message];
         } else {
-          problems = err.message.split('\n');
+          // stderr gets the values (secrets as ***); /healthz and /api/info get the problems without any value.
+          problems = err.problems.map(briefProblem);
           raw = err.raw;
           console.error(`adaptclip-edge: invalid config ${opts.config}:\n${err.message}`);
         }
       }
+      // The pack is part of what the config points to: checked here (manifest, files, sha256s), reported in one line.
+      const packDir = loaded?.config.model.pack ?? rawPack(raw);
+      const packProblem = packDir === undefined ? undefined : await loadPack(resolvePath(packDir)).then(() => undefined, (err: Error) => err.message);
+      if (packProblem !== undefined) console.error(`adaptclip-edge: ${opts.config}: model.pack: ${packProblem}`);
       if (opts.validateConfig) {
-        if (loaded) console.log(`config ${opts.config} is valid: ${loaded.config.cameras.length} camera(s), pack ${loaded.config.model.pack}`);
-        process.exitCode = loaded ? 0 : 2;
+        if (loaded && packProblem === undefined) console.log(`config ${opts.config} is valid: ${loaded.config.cameras.length} camera(s), pack ${loaded.config.model.pack}`);
+        process.exitCode = loaded && packProblem === undefined ? 0 : 2;
         return;
       }
-      const daemon = new Daemon({ configFile: opts.config, config: loaded?.config ?? null, configProblems: problems, safe: safeValues(raw ?? readRaw(opts.config)), parts: parts(), version });
+      const daemon = new Daemon({
+        configFile: opts.config, config: loaded?.config ?? null, configProblems: problems, ...(loaded && packProblem !== undefined ? { packProblem } : {}),
+        safe: safeSettings(raw ?? readRaw(opts.config)), parts: parts(), version,
+      });
       // systemd (Type=notify): READY after start, watchdog pings only while inference lives, STOPPING on signal.
       const systemd = createSystemdNotifier({ onError: (err) => daemon.log.warn({ err: err.message }, 'sd_notify failed') });
       const shutdown = (signal: string) => {
@@ -76,10 +85,11 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
       const where = await daemon.start();
       // Safe mode has no pipeline by design; a restart would not fix the config, so it keeps the watchdog fed.
       startWatchdog(systemd, () => daemon.safeMode || (daemon.worker !== null && daemon.worker.state !== 'failed' && daemon.worker.state !== 'stopped'));
-      void systemd.ready(daemon.safeMode ? 'SAFE MODE: invalid config' : `running, ${where.stations.length} station(s)`);
+      const why = loaded ? 'invalid model pack' : 'invalid config';
+      void systemd.ready(daemon.safeMode ? `SAFE MODE: ${why}` : `running, ${where.stations.length} station(s)`);
       const cfg = loaded?.config;
       const lines = [
-        `adaptclip-edge ${version} ${daemon.safeMode ? 'in SAFE MODE (invalid config: API up, no cameras)' : 'running'}`,
+        `adaptclip-edge ${version} ${daemon.safeMode ? `in SAFE MODE (${why}: API up, no cameras; see /healthz)` : 'running'}`,
         `  web UI      ${where.url}/`,
         `  REST API    ${where.url}/openapi.json   health ${where.url}/healthz   metrics ${where.url}/metrics`,
         `  OPC UA      ${opcuaEndpoint(daemon) ?? 'off'}${cfg?.opcua?.demo ? '   (demo: anonymous sessions allowed, SignAndEncrypt)' : ''}`,
@@ -104,13 +114,8 @@ function readRaw(file: string): unknown {
   }
 }
 
-/** Safe mode still serves the API where the operator expects it: take port, host, data dir and token when they look right. */
-function safeValues(raw: unknown): { dataDir?: string; port?: number; host?: string; token?: string } {
-  const r = (raw ?? {}) as { agent?: { dataDir?: unknown }; http?: { port?: unknown; host?: unknown; token?: unknown } };
-  const out: { dataDir?: string; port?: number; host?: string; token?: string } = {};
-  if (typeof r.agent?.dataDir === 'string') out.dataDir = r.agent.dataDir;
-  if (Number.isInteger(r.http?.port) && (r.http!.port as number) >= 0 && (r.http!.port as number) < 65536) out.port = r.http!.port as number;
-  if (typeof r.http?.host === 'string') out.host = r.http.host;
-  if (typeof r.http?.token === 'string' && r.http.token.length >= 8) out.token = r.http.token;
-  return out;
+/** model.pack of an invalid config, when it is a usable string (so --validate-config reports the pack too). */
+function rawPack(raw: unknown): string | undefined {
+  const pack = (raw as { model?: { pack?: unknown } } | undefined)?.model?.pack;
+  return typeof pack === 'string' && pack.length > 0 ? pack : undefined;
 }

@@ -88,15 +88,24 @@ export const configSchema = z.strictObject({
   mqtt: mqttSectionSchema.optional(),
   faults: faultsSchema.optional(),
 }).superRefine((cfg, ctx) => {
+  // Runs even when other fields are invalid (every problem in one pass), so it reads the entries defensively.
   const seen = new Map<string, number>();
   const stations = new Map<string, number>();
-  cfg.cameras.forEach((c, i) => {
-    if (seen.has(c.source.id)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'source', 'id'], message: `duplicate camera id (also cameras[${seen.get(c.source.id)}]); give each camera its own id`, input: c.source.id });
-    seen.set(c.source.id, i);
-    if (stations.has(c.station)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'station'], message: `station already used by cameras[${stations.get(c.station)}]; one camera per station`, input: c.station });
-    stations.set(c.station, i);
+  const list = (cfg as { cameras?: unknown } | null)?.cameras;
+  const cameras: unknown[] = Array.isArray(list) ? list : [];
+  cameras.forEach((entry, i) => {
+    const c = (entry ?? {}) as { station?: unknown; source?: { id?: unknown } };
+    const camId = c.source?.id;
+    if (typeof camId === 'string') {
+      if (seen.has(camId)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'source', 'id'], message: `duplicate camera id (also cameras[${seen.get(camId)}]); give each camera its own id`, input: camId });
+      seen.set(camId, i);
+    }
+    if (typeof c.station === 'string') {
+      if (stations.has(c.station)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'station'], message: `station already used by cameras[${stations.get(c.station)}]; one camera per station`, input: c.station });
+      stations.set(c.station, i);
+    }
   });
-});
+}, { when: () => true });
 
 export type AgentConfig = z.output<typeof configSchema>;
 export type CameraEntry = AgentConfig['cameras'][number];
