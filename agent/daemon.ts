@@ -44,10 +44,12 @@ export interface SinkHooks {
 export interface DaemonOptions {
   configFile: string;
   config: AgentConfig | null;
-  /** Set when the config is invalid: the daemon runs in safe mode (API up, no cameras) and reports this. */
+  /** Set when the config is invalid: the daemon runs in safe mode (API up, no cameras) and reports this (no values). */
   configProblems?: string[];
-  /** Safe-mode fallbacks taken from the raw file when they were valid there. */
-  safe?: { dataDir?: string; port?: number; host?: string; token?: string };
+  /** Set when the config is valid but its model pack is not: safe mode too, and the store stays closed (untouched). */
+  packProblem?: string;
+  /** Safe-mode fallbacks taken from the raw file when they were valid there (agent/config/load.ts safeSettings). */
+  safe?: { dataDir?: string; port?: number; host?: string; token?: string; tokenEnv?: string; openReads?: boolean; maxUploadMb?: number };
   parts: DaemonParts;
   logger?: Logger;
   version: string;
@@ -105,12 +107,18 @@ export class Daemon {
   }
 
   get safeMode(): boolean {
-    return this.opts.config === null;
+    return this.opts.config === null || this.opts.packProblem !== undefined;
+  }
+
+  /** Pack safe mode: the store is never opened (no migration, no write); what needs it answers 503. */
+  private get storeClosed(): boolean {
+    return this.opts.packProblem !== undefined;
   }
 
   get token(): string | undefined {
     const http = this.opts.config?.http;
     if (http?.tokenEnv) return process.env[http.tokenEnv];
+    if (!http && this.opts.safe?.tokenEnv) return process.env[this.opts.safe.tokenEnv];
     return http?.token ?? this.opts.safe?.token;
   }
 
@@ -125,16 +133,24 @@ export class Daemon {
   async start(): Promise<{ url: string; dataDir: string; stations: string[] }> {
     // A long-running daemon must not keep libvips' operation cache (it only grows); set once, process-wide, here.
     sharp.cache(false);
-    mkdirSync(this.dataDir, { recursive: true });
     const cfg = this.opts.config;
-    this.store = new Store(join(this.dataDir, 'agent.db'), { refuseNetworkFs: cfg?.agent.refuseNetworkFs ?? false, warn: (m) => this.log.warn(m) });
+    const why = this.opts.packProblem !== undefined ? 'the model pack is invalid' : 'the config is invalid';
+    if (this.storeClosed) {
+      this.store = closedStore(`the store is not opened in safe mode (${why}: ${this.opts.packProblem}); fix it and restart`);
+    } else {
+      mkdirSync(this.dataDir, { recursive: true });
+      this.store = new Store(join(this.dataDir, 'agent.db'), { refuseNetworkFs: cfg?.agent.refuseNetworkFs ?? false, warn: (m) => this.log.warn(m) });
+    }
     this.changeover = new Changeover(this.store, () => {
-      if (!this.worker) throw new UnavailableError('inference is not running (safe mode: the config is invalid); fix it and restart');
+      if (!this.worker) throw new UnavailableError(`inference is not running (safe mode: ${why}); fix it and restart`);
       return this.worker.active;
     });
-    const http = cfg?.http ?? { host: this.opts.safe?.host ?? '0.0.0.0', port: this.opts.safe?.port ?? 8080, openReads: true, maxUploadMb: 10 };
+    // Safe mode never grants more than the file asked for: without a readable http section, reads need the token.
+    const safe = this.opts.safe;
+    const http = cfg?.http ?? { host: safe?.host ?? '127.0.0.1', port: safe?.port ?? 8080, openReads: safe?.openReads ?? false, maxUploadMb: safe?.maxUploadMb ?? 10 };
     this.http = await startHttp(this, { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
-    if (cfg) await this.startPipeline(cfg);
+    if (cfg && !this.safeMode) await this.startPipeline(cfg);
+    else if (this.opts.packProblem !== undefined) this.log.error({ pack: this.opts.packProblem }, 'invalid model pack: running in SAFE MODE (API up, no cameras, store untouched); fix the pack and restart');
     else this.log.error({ problems: this.opts.configProblems }, 'invalid config: running in SAFE MODE (API up, no cameras); fix the config and restart');
     return { url: this.http.url, dataDir: this.dataDir, stations: [...this.stations.keys()] };
   }
@@ -429,7 +445,8 @@ export class Daemon {
 
   health(): Health {
     const components: Record<string, ComponentHealth> = {};
-    components.config = this.safeMode
+    if (this.opts.packProblem !== undefined) components.pack = { ok: false, reason: `invalid model pack: ${this.opts.packProblem}` };
+    components.config = this.opts.config === null
       ? { ok: false, reason: `invalid config ${this.opts.configFile}: ${(this.opts.configProblems ?? []).join(' | ')}` }
       : { ok: true, reason: `loaded ${this.opts.configFile}` };
     for (const st of this.stations.values()) {
@@ -453,7 +470,7 @@ export class Daemon {
       const offline = sink.name === 'mqtt' ? this.brokerOffline() : null;
       components[sink.name === 'mqtt' ? 'broker' : sink.name] = offline?.active ? { ok: false, reason: `${offline.text} (${h.detail})`, since: new Date(this.broker.since).toISOString() } : { ok: h.ok, reason: h.detail };
     }
-    if (this.store) {
+    if (this.store && !this.storeClosed) {
       const min = (this.opts.config?.store.minFreeMb ?? 0) * 1024 * 1024;
       let free = 0;
       try {
@@ -499,11 +516,21 @@ export class Daemon {
       await Promise.race([this.sinksStarted, new Promise((r) => setTimeout(r, 3000))]);
       for (const sink of this.createdSinks) await sink.stop().catch((err: Error) => this.log.warn({ sink: sink.name, err: err.message }, 'sink stop failed'));
       await this.http?.close();
-      this.store?.close();
+      if (!this.storeClosed) this.store?.close();
       this.log.info({ ms: Date.now() - t0, counters: this.counters() }, 'stopped');
     })();
     return this.stopped;
   }
+}
+
+/** A store that was never opened: every use answers 503 with `why` (pack safe mode keeps the database untouched). */
+function closedStore(why: string): Store {
+  return new Proxy({} as Store, {
+    get: (_target, prop) => {
+      if (prop === 'then' || typeof prop === 'symbol') return undefined;
+      throw new UnavailableError(why);
+    },
+  });
 }
 
 export { StoreError };
