@@ -39,6 +39,8 @@ export interface SinkHooks {
   stations(): string[];
   /** A stored result of this station for OPC UA GetResultById (survives restarts, beyond the adapter's ring). */
   resultById(stationId: string, resultId: string): { verdict: number; anomalyScore: number; maskUri: string } | undefined;
+  /** A failed OPC UA login (the adapter logs it): counted in adaptclip_opcua_login_failures_total{reason}. */
+  loginFailure(reason: string): void;
 }
 
 export interface DaemonOptions {
@@ -263,6 +265,7 @@ export class Daemon {
         if (!this.stopping) this.publishStatuses(false);
       },
       stations: () => [...this.stations.keys()],
+      loginFailure: (reason) => this.metrics.opcuaLoginFailures.inc({ reason }),
       resultById: (stationId, resultId) => {
         const row = this.store.getResult(resultId);
         if (!row || row.stationId !== stationId) return undefined;

@@ -52,6 +52,7 @@ function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: Si
       real = createOpcUaSink(config, {
         store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
         onAlarm: (a) => hooks.alarm(a, 'opcua'), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
+        onLoginFailure: (f) => hooks.loginFailure(f.reason),
       });
       await real.start(commands);
     },

@@ -1,7 +1,9 @@
 // Config section `opcua` (PROTOCOLS.md "OPC UA"); the daemon embeds this schema in its own config.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const ID = /^[A-Za-z0-9_-]+$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export const opcuaUserSchema = z
   .object({
@@ -21,8 +23,13 @@ export const SECURITY_POLICIES = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Ae
 export const opcuaConfigSchema = z
   .object({
     port: z.number().int().min(0).max(65535).default(4840),
-    /** Hostname in the endpoint URL and certificate; the server listens on all interfaces unless bindAddress is set. */
+    /** Hostname in the endpoint URL and certificate (what clients connect to); it does not restrict where the server listens. */
     hostname: z.string().min(1).optional(),
+    /** The local address the server listens on (e.g. 127.0.0.1 or the PLC network's interface address); default: all interfaces. */
+    host: z
+      .string()
+      .refine((h) => isIP(h) !== 0 || (!/^[0-9.]+$/.test(h) && HOSTNAME.test(h)), 'must be an IP address of this machine (e.g. 192.168.10.5, 127.0.0.1, ::1) or a host name; leave it out to listen on all interfaces')
+      .optional(),
     /** The agent's data directory: the PKI lives in <dataDir>/pki/{own,trusted,rejected,issuers}. */
     dataDir: z.string().min(1),
     stations: z.array(z.string().regex(ID, 'station ids must match [A-Za-z0-9_-]+')).min(1),
@@ -43,6 +50,16 @@ export const opcuaConfigSchema = z
     resultEvents: z.enum(['nok', 'all']).default('nok'),
     resultHistory: z.number().int().min(1000).default(1000),
     maxSessions: z.number().int().positive().default(10),
+    /** Failed logins (per client address and per user name): from the `afterFailures`-th on, each further attempt
+     *  waits initialDelayMs, doubling up to maxDelayMs; a success, or resetAfterMs without a failure, resets it. */
+    loginThrottle: z
+      .strictObject({
+        afterFailures: z.number().int().min(1).default(3),
+        initialDelayMs: z.number().int().min(0).max(60_000).default(500),
+        maxDelayMs: z.number().int().min(0).max(60_000).default(8000),
+        resetAfterMs: z.number().int().positive().default(60_000),
+      })
+      .prefault({}),
   })
   .strict()
   .refine((c) => c.demo || c.users.length > 0, { message: 'no users configured: add opcua.users (or set opcua.demo: true for anonymous access)', path: ['users'] });

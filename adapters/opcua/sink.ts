@@ -3,13 +3,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type UAEventType, type UAObject, type UAVariable,
+  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type ServerSession, type UAEventType, type UAObject,
+  type UAVariable,
 } from 'node-opcua';
 import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import type { OpcUaConfig } from './config.ts';
 import type { StationStateStore } from './state-store.ts';
 import { type ResultLookup, StationNode } from './station.ts';
-import { createUserManager } from './users.ts';
+import { createUserManager, type LoginFailure } from './users.ts';
 
 export const NAMESPACE_URI = 'urn:adaptclip-edge:v1';
 
@@ -21,6 +22,10 @@ export interface OpcUaSinkDeps {
   onAlarm?: (alarm: Alarm) => void;
   /** GetResultById beyond the in-memory ring (`resultHistory`), e.g. the daemon's store; the ring stays the fallback. */
   lookupResult?: ResultLookup;
+  /** Every failed login (logged here, rate-limited), e.g. for the daemon's metrics. */
+  onLoginFailure?: (f: LoginFailure) => void;
+  /** Failed-login log lines per user/client and window (default 5 per 60 s), then one summary line. */
+  loginLog?: { perWindow: number; windowMs: number };
 }
 
 export interface OpcUaSink extends VerdictSink {
@@ -48,6 +53,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
   let agentVars: { heartbeat: UAVariable; state: UAVariable; model: UAVariable } | null = null;
   let heartbeatTimer: NodeJS.Timeout | null = null;
   let heartbeat = 0;
+  let closeUsers: (() => void) | null = null;
 
   const station = (id: string) => {
     const s = stations.get(id);
@@ -64,10 +70,14 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       mkdirSync(pkiDir, { recursive: true });
       const certificateManager = new OPCUACertificateManager({ rootFolder: pkiDir, automaticallyAcceptUnknownCertificate: false });
       await certificateManager.initialize();
-      const users = createUserManager(config.users, config.demo);
+      const users = createUserManager(config.users, config.demo, {
+        throttle: config.loginThrottle, log, onFailure: deps.onLoginFailure, logPerWindow: deps.loginLog?.perWindow, logWindowMs: deps.loginLog?.windowMs,
+      });
+      closeUsers = () => users.close();
       server = new OPCUAServer({
         port: config.port,
         hostname: config.hostname,
+        ...(config.host ? { host: config.host } : {}),
         serverCertificateManager: certificateManager,
         certificateFile: join(pkiDir, 'own', 'certs', 'server_certificate.pem'),
         privateKeyFile: join(pkiDir, 'own', 'private', 'private_key.pem'),
@@ -75,7 +85,16 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
         securityPolicies: config.securityPolicies.map((p) => POLICY[p]),
         allowAnonymous: config.demo,
         disableDiscovery: config.disableDiscovery,
-        userManager: { isValidUser: (u: string, p: string) => users.isValidUser(u, p), getUserRoles: (u: string) => users.getUserRoles(u) },
+        userManager: {
+          // node-opcua calls this with the session as `this`; its channel knows the client's address.
+          isValidUserAsync(this: ServerSession, u: string, p: string, done: (err: Error | null, ok?: boolean) => void) {
+            const ch = this.channel;
+            // IPv4 clients reach the dual-stack listener as ::ffff:a.b.c.d: shown and throttled as a.b.c.d.
+            const address = (ch?.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+            users.login(u, p, { address, port: ch?.remotePort }).then((ok) => done(null, ok), (err: Error) => done(err));
+          },
+          getUserRoles: (u: string) => users.getUserRoles(u),
+        },
         serverCapabilities: {
           maxSessions: config.maxSessions,
           maxSubscriptionsPerSession: 5,
@@ -132,6 +151,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       const srv = server;
       server = null;
       if (srv) await srv.shutdown(0);
+      closeUsers?.();
     },
     publishVerdict(v: VerdictRecord) {
       station(v.stationId)?.publishVerdict(v);
