@@ -8,7 +8,15 @@ export class PackError extends Error {
 
 /** An image or frame that cannot be turned into a model input. */
 export class ImageError extends Error {
-  override readonly name = 'ImageError';
+  override readonly name: string = 'ImageError';
+}
+
+/** An image whose header declares more pixels than allowed: refused before any pixel is decoded. */
+export class ImageTooLargeError extends ImageError {
+  override readonly name = 'ImageTooLargeError';
+  constructor(message: string, readonly width: number, readonly height: number, readonly maxPixels: number) {
+    super(message);
+  }
 }
 
 /** Shot memory that is empty, malformed or made by another pack. */

@@ -4,7 +4,7 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { bmpDimensions, decodeBmp, isBmp } from './bmp.ts';
-import { ImageError, messageOf } from './errors.ts';
+import { ImageError, ImageTooLargeError, messageOf } from './errors.ts';
 import { resample, resampleInt } from './resample.ts';
 import type { DecodedImage, IntRaster, PillowMode, Raster, RgbImage } from './raster.ts';
 
@@ -32,8 +32,9 @@ export function describeInput(input: ImageInput): string {
 function checkSize(label: string, width: number, height: number, maxPixels: number): void {
   if (!(width > 0 && height > 0)) throw new ImageError(`image ${label}: it is ${width}×${height} pixels; a frame needs at least 1×1`);
   if (width * height > maxPixels) {
-    throw new ImageError(
+    throw new ImageTooLargeError(
       `image ${label}: ${width}×${height} is ${(width * height / 1e6).toFixed(1)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(1)}; scale it down first`,
+      width, height, maxPixels,
     );
   }
 }

@@ -31,5 +31,5 @@ export {
   type Box,
   type ThresholdChoice,
 } from './verdict.ts';
-export { PackError, ImageError, ShotMemoryError, InferenceError } from './errors.ts';
+export { PackError, ImageError, ImageTooLargeError, ShotMemoryError, InferenceError } from './errors.ts';
 export { PACK_FORMAT, PACK_FORMAT_VERSION, manifestSchema, type PackManifest } from './manifest.ts';

@@ -19,8 +19,17 @@ port.on('message', ({ id, image, size }: ResizeJob) => {
     const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
     const input = resizeForModel({ ...image, data }, size);
     const answer: ResizeAnswer = { id, input };
-    port.postMessage(answer, [input.buffer as ArrayBuffer]);
+    // The frame's copy goes back with the answer (transferred, not cloned): this thread then holds no frame-sized
+    // memory between jobs; the caller's collector frees it with the rest of its garbage.
+    port.postMessage(answer, [...new Set([input.buffer as ArrayBuffer, ...sources(image)])]);
   } catch (err) {
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) } satisfies ResizeAnswer);
   }
 });
+
+/** The structured-cloned buffers of a job's image (its RGB data and Pillow-mode samples), once each. */
+function sources(image: DecodedImage): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const view of [image.data, image.samples?.data]) if (view && view.buffer instanceof ArrayBuffer && view.buffer.byteLength) buffers.add(view.buffer);
+  return [...buffers];
+}

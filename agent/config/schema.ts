@@ -63,6 +63,8 @@ export const httpSchema = z.strictObject({
   /** Reads (GET) without a token; fine on a demo, turn off on a shared network. */
   openReads: z.boolean().default(true),
   maxUploadMb: z.number().positive().max(100).default(10),
+  /** Largest uploaded shot, in pixels (width × height from the image header, checked before decoding): 413 above it. */
+  maxUploadPixels: z.number().int().min(1_000_000).max(64_000_000).default(25_000_000),
   /** Base URL the outside world reaches this agent on (mask URIs); default http://<host>:<port>. */
   publicUrl: z.string().regex(/^https?:\/\/[^/]+$/, 'http.publicUrl: like http://10.0.0.5:8080, no trailing slash').optional(),
 });

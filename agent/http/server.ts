@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { decodeImage, pngKeepingMode } from '../../models/image.ts';
-import { ImageError } from '../../models/errors.ts';
+import { ImageError, ImageTooLargeError } from '../../models/errors.ts';
 import { overlayPng } from '../../models/verdict.ts';
 import type { Daemon } from '../daemon.ts';
 import { UnavailableError } from '../pipeline/ports.ts';
 import { StoreError } from '../store/store.ts';
+import { httpSchema } from '../config/schema.ts';
 
 export interface HttpOptions {
   host: string;
@@ -211,7 +212,10 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
     const id = intParam(req.params.id, 'product id');
     daemon.store.requireProduct(id);
     if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image bytes as the request body with Content-Type image/png or image/jpeg');
-    const img = await decodeImage(req.body, 40_000_000);
+    const img = await decodeImage(req.body, maxUploadPixels(daemon)).catch((err: unknown) => {
+      if (!(err instanceof ImageTooLargeError)) throw err;
+      throw new HttpError(413, `shot too large: ${err.width}×${err.height} is ${(err.width * err.height / 1e6).toFixed(1)} megapixels, over the ${(err.maxPixels / 1e6).toFixed(1)} megapixel limit (http.maxUploadPixels); scale it down or raise http.maxUploadPixels`);
+    });
     const shot = daemon.store.addShot(id, { png: await pngKeepingMode(req.body, img), width: img.width, height: img.height, source: 'upload' }, actor(req));
     await daemon.changeover.refreshProduct(id);
     return reply.code(201).send({ shot, shots: await shotsWithScores(daemon, id) });
@@ -280,6 +284,11 @@ export async function startHttp(daemon: Daemon, opts: HttpOptions): Promise<Http
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
   return { app, port, url: `http://${shownHost}:${port}`, close: () => app.close() };
+}
+
+/** Upload pixel limit: the config's, or the schema default (safe mode has no config). */
+function maxUploadPixels(daemon: Daemon): number {
+  return daemon.config?.http.maxUploadPixels ?? httpSchema.parse({}).maxUploadPixels;
 }
 
 async function waitForFrame(st: { latestFrame: unknown }, ms: number): Promise<void> {
