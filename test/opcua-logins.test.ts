@@ -137,6 +137,28 @@ test.serial('failed logins are logged (rate-limited, no password), reported, and
   for (const pw of [PLC_PW, 'Wrong-Pw-0', 'Wrong-Pw-4', 'Wrong-Again', 'Whatever-1']) t.false(lines.some((l) => l.includes(pw)), `password ${pw} in the log`);
 });
 
+test.serial('throttle: per client address and per user name, capped, reset by a quiet period', async (t) => {
+  const failures: LoginFailure[] = [];
+  const users = createUserManager([{ username: 'plc', password: 'Right-Pw-1', role: 'plc' }], false, {
+    throttle: { afterFailures: 2, initialDelayMs: 100, maxDelayMs: 400, resetAfterMs: 1000 }, onFailure: (f) => failures.push(f),
+  });
+  const from = (address: string) => ({ address, port: 1234 });
+  for (let i = 0; i < 6; i++) t.false(await users.login('plc', `no-${i}`, from('10.0.0.1')));
+  t.deepEqual(failures.map((f) => f.delayedMs), [0, 0, 100, 200, 400, 400], 'doubling from the 2nd failure on, capped at 400');
+  // The user name is throttled from another address too, and the address for another user name.
+  t.false(await users.login('plc', 'no', from('10.0.0.2')));
+  t.false(await users.login('someone', 'no', from('10.0.0.1')));
+  t.deepEqual(failures.slice(6).map((f) => f.delayedMs), [400, 400]);
+  // An unrelated user from an unrelated address is not slowed down.
+  t.false(await users.login('other', 'no', from('10.0.0.3')));
+  t.is(failures.at(-1)!.delayedMs, 0);
+  // A quiet period (resetAfterMs without a failure) starts over.
+  await new Promise((r) => setTimeout(r, 1100));
+  t.false(await users.login('plc', 'no', from('10.0.0.1')));
+  t.is(failures.at(-1)!.delayedMs, 0);
+  t.true(await users.login('plc', 'Right-Pw-1', from('10.0.0.1')), 'a clear-text (demo) password is checked like a hash');
+});
+
 test.serial('a client spraying user names cannot flood the log: 10 lines per window in all, then one summary', async (t) => {
   const lines: string[] = [];
   const users = createUserManager([], false, { throttle: { afterFailures: 1_000_000, initialDelayMs: 0, maxDelayMs: 0, resetAfterMs: 60_000 }, log: { warn: (m) => lines.push(m) }, logPerWindow: 1, logWindowMs: 60_000 });
