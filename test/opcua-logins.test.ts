@@ -34,9 +34,9 @@ let trusted = false;
 async function start(overrides: Record<string, unknown> = {}, deps: Partial<OpcUaSinkDeps> = {}) {
   const s = createOpcUaSink(opcuaConfigSchema.parse({ ...base, ...overrides }), { store: createSqliteStationStore(db), agentVersion: '0.1.0', ...deps });
   const station = new TestStation('ST1', db, [s]);
+  started.push(s);
   await s.start(station);
   station.publishStatus();
-  started.push(s);
   if (!trusted) {
     // The integrator's first step: the client certificate lands in rejected/ and is trusted.
     const probe = makeClient({ pkiDir: clientPki });
@@ -185,6 +185,8 @@ test.serial('opcua.host: 127.0.0.1 listens there only (127.0.0.2 refused); the d
   const plc = await Plc.connect(local.endpointUrl(), { pkiDir: clientPki, user: 'plc', password: PLC_PW, station: 'ST1' });
   t.is(await plc.read('Status.Ready'), true);
   await plc.close();
+  // An address this machine does not have (TEST-NET-1): the start fails with one line naming it.
+  await t.throwsAsync(start({ host: '192.0.2.1' }), { message: /^opcua: cannot listen on 192\.0\.2\.1 port 0: .*EADDRNOTAVAIL.* \(opcua\.host must be an address of this machine\)$/ });
   // Validated: an IP address or a host name, one clear line otherwise.
   for (const host of ['0.0.0.0', '::1', '192.168.10.5', 'vision-line3.plant-a.local']) t.true(opcuaConfigSchema.safeParse({ ...base, host }).success, host);
   for (const host of ['', '999.1.1.1', 'eth0 ', 'http://x', '10.0.0.1:4840']) {

@@ -137,7 +137,9 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
           commands: () => commands, onAlarm: deps.onAlarm, lookupResult: deps.lookupResult, log,
         }));
       }
-      await server.start();
+      await server.start().catch((err: Error) => {
+        throw new Error(`opcua: cannot listen on ${config.host ?? 'all interfaces'} port ${config.port}: ${err.message}${config.host ? ' (opcua.host must be an address of this machine)' : ''}`);
+      });
       heartbeatTimer = setInterval(() => {
         heartbeat = (heartbeat + 1) >>> 0;
         agentVars?.heartbeat.setValueFromSource({ dataType: DataType.UInt32, value: heartbeat });
