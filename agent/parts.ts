@@ -52,7 +52,8 @@ function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: Si
       real = createOpcUaSink(config, {
         store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
         onAlarm: (a) => hooks.alarm(a, 'opcua'), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
-        onLoginFailure: (f) => hooks.loginFailure(f.reason),
+        // /metrics is readable without a token: one reason for both, or it would tell which user names exist.
+        onLoginFailure: () => hooks.loginFailure('bad_credentials'),
       });
       await real.start(commands);
     },
