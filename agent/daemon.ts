@@ -13,7 +13,7 @@ import type { Alarm, AlarmName } from '../adapters/types.ts';
 import { UnavailableError, type DetectorFactory, type FrameSource, type SinkCommands, type StationStatus, type VerdictSink } from './pipeline/ports.ts';
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
-import { InferenceWorker, withFaults } from './pipeline/worker.ts';
+import { describeIncidents, InferenceWorker, withFaults } from './pipeline/worker.ts';
 import { Store, StoreError, type InFlightFrame } from './store/store.ts';
 
 export interface DaemonParts {
@@ -167,6 +167,7 @@ export class Daemon {
       maxBatch: cfg.model.maxBatch,
       batchTimeoutMs: cfg.model.batchTimeoutMs,
       inferTimeoutMs: cfg.model.inferTimeoutMs,
+      incidentWindowMs: cfg.model.degradedWindowS * 1000,
       log: this.log,
       settle: (job, outcome, startedAt) => void job.owner.finish(job, outcome, startedAt),
       onBatch: (size, ms) => {
@@ -461,10 +462,15 @@ export class Daemon {
     }
     if (this.worker) {
       const ok = this.worker.state === 'ready';
-      // CUDA asked for but the session runs on the CPU: still inspecting, flagged so nobody mistakes it for normal.
-      const degraded = ok && this.opts.config?.model.device === 'cuda' && this.worker.provider !== 'cuda';
-      const reason = !ok ? `${this.worker.state}: ${this.worker.lastError}` : degraded ? `DEGRADED: ready on ${this.worker.provider}, cuda was requested but is unavailable` : `ready on ${this.worker.provider}`;
-      components.inference = { ok, degraded, reason, provider: this.worker.provider, restarts: this.worker.restarts, lastError: this.worker.lastError };
+      // CUDA asked for but the session runs on the CPU, or hangs / session restarts within model.degradedWindowS:
+      // still inspecting, flagged so nobody mistakes it for normal; it clears by itself once the window is quiet.
+      const cudaMissing = ok && this.opts.config?.model.device === 'cuda' && this.worker.provider !== 'cuda';
+      const recent = this.worker.recent();
+      const trouble = describeIncidents(recent);
+      const degraded = ok && (cudaMissing || trouble !== '');
+      const ready = `ready on ${this.worker.provider}${cudaMissing ? ', cuda was requested but is unavailable' : ''}`;
+      const reason = !ok ? `${this.worker.state}: ${this.worker.lastError}${trouble ? `; ${trouble}` : ''}` : !degraded ? ready : cudaMissing ? `DEGRADED: ${ready}${trouble ? `; ${trouble}` : ''}` : `DEGRADED: ${trouble}; ${ready}`;
+      components.inference = { ok, degraded, reason, provider: this.worker.provider, restarts: this.worker.restarts, lastError: this.worker.lastError, recent: { windowS: recent.windowMs / 1000, timeouts: recent.timeouts, timeoutFrames: recent.timeoutFrames, errors: recent.errors, restarts: recent.restarts } };
     } else if (!this.safeMode) {
       components.inference = { ok: false, reason: 'not started' };
     }

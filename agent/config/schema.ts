@@ -27,6 +27,8 @@ export const modelSchema = z.strictObject({
   /** An inference slower than this is a hang: its frames become NO_VERDICT{timeout} and the session is recreated. */
   inferTimeoutMs: z.number().int().min(50).max(120_000).default(2000),
   threads: z.number().int().min(1).max(64).optional(),
+  /** Inference is DEGRADED in Health while a hang (timeout) or a session restart happened within this many seconds. */
+  degradedWindowS: z.number().int().min(1).max(86_400).default(300),
 });
 
 export const queueSchema = z.strictObject({
@@ -78,6 +80,8 @@ export const faultsSchema = z.strictObject({
   /** After `failAfterCalls` calls, the next `failCalls` calls throw (a session error). */
   failAfterCalls: z.number().int().min(0).optional(),
   failCalls: z.number().int().min(1).default(1),
+  /** A cold session: each new session's first inference per graph (zero-/few-shot) and batch size sleeps `coldMs` first. */
+  coldMs: z.number().int().min(0).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -35,7 +35,8 @@ export interface Detector {
   encodeShot(image: DetectorInput): Promise<Buffer>;
   /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
   memoryFrom(features: Buffer[]): Memory;
-  infer(images: DetectorInput[], memory: Memory | null): Promise<Inference[]>;
+  /** `warmup`: a session warm-up call on a synthetic frame (fault injection leaves it out of its call counts). */
+  infer(images: DetectorInput[], memory: Memory | null, opts?: { warmup?: boolean }): Promise<Inference[]>;
   dispose(): Promise<void>;
 }
 

@@ -28,6 +28,22 @@ export interface WorkerOptions {
   settle: (job: Job, outcome: Outcome, startedAt: number) => void;
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void };
   onBatch?: (size: number, ms: number) => void;
+  /** Bound on one session's warm-up (it runs outside inferTimeoutMs); default max(60 s, 10 × inferTimeoutMs). */
+  warmupTimeoutMs?: number;
+  /** How long hangs, errors and restarts are remembered for recent() (Health's DEGRADED window); default 5 min. */
+  incidentWindowMs?: number;
+}
+
+/** Trouble the worker had, as Health reports it for a recent window. */
+export interface RecentIncidents {
+  windowMs: number;
+  /** Inference calls that hung past inferTimeoutMs, and the frames they turned into NO_VERDICT{timeout}. */
+  timeouts: number;
+  timeoutFrames: number;
+  /** Inference calls that failed (NO_VERDICT{model_error}). */
+  errors: number;
+  /** Sessions recreated after a hang or an error. */
+  restarts: number;
 }
 
 export type WorkerState = 'starting' | 'ready' | 'recovering' | 'failed' | 'stopped';
@@ -46,7 +62,10 @@ export class InferenceWorker {
   restarts = 0;
   lastError = '';
   busy = 0; // frames in the current inference call
+  /** Duration of the last session warm-up (ms). */
+  lastWarmupMs = 0;
   private current: Job[] = [];
+  private incidents: { at: number; kind: 'timeout' | 'error' | 'restart'; frames: number }[] = [];
 
   constructor(private readonly opts: WorkerOptions) {}
 
@@ -87,6 +106,24 @@ export class InferenceWorker {
     await this.detector?.dispose().catch(() => {});
     this.detector = null;
     this.state = 'stopped';
+  }
+
+  /** Hangs, errors and restarts within the incident window (now − incidentWindowMs … now). */
+  recent(now = Date.now()): RecentIncidents {
+    const windowMs = this.opts.incidentWindowMs ?? 300_000;
+    this.prune(now);
+    const of = (kind: 'timeout' | 'error' | 'restart') => this.incidents.filter((i) => i.kind === kind);
+    return { windowMs, timeouts: of('timeout').length, timeoutFrames: of('timeout').reduce((n, i) => n + i.frames, 0), errors: of('error').length, restarts: of('restart').length };
+  }
+
+  private incident(kind: 'timeout' | 'error' | 'restart', frames = 0): void {
+    this.incidents.push({ at: Date.now(), kind, frames });
+    this.prune(Date.now());
+  }
+
+  private prune(now: number): void {
+    const since = now - (this.opts.incidentWindowMs ?? 300_000);
+    while (this.incidents.length && this.incidents[0]!.at < since) this.incidents.shift();
   }
 
   private queued(): number {
@@ -155,6 +192,7 @@ export class InferenceWorker {
     if (result === 'timeout') {
       this.lastError = `inference hung for more than ${this.opts.inferTimeoutMs} ms`;
       this.opts.log.error({ batch: batch.length, ms }, 'inference hung; frames become NO_VERDICT{timeout}, recreating the session');
+      this.incident('timeout', batch.length);
       for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'timeout', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
@@ -162,18 +200,44 @@ export class InferenceWorker {
     if ('err' in result) {
       this.lastError = `inference failed: ${result.err instanceof Error ? result.err.message : String(result.err)}`;
       this.opts.log.error({ batch: batch.length }, `${this.lastError}; recreating the session`);
+      this.incident('error');
       for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
     }
     if (result.ok.length !== batch.length) {
       this.lastError = `detector returned ${result.ok.length} results for ${batch.length} frames`;
+      this.incident('error');
       for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
     }
     this.opts.onBatch?.(batch.length, ms);
     batch.forEach((job, i) => this.opts.settle(job, { kind: 'verdict', inference: result.ok[i]!, inferenceMs: ms }, startedAt));
+  }
+
+  /** One inference per graph (zero-shot, few-shot with a one-shot memory) and per batch size in use (1 and maxBatch),
+   *  on a synthetic frame, bounded by warmupTimeoutMs rather than inferTimeoutMs. A session that fails or overruns
+   *  is disposed (once its call settles) and the caller treats it like one that could not be created. */
+  private async warmUp(detector: Detector): Promise<'ready' | 'stopped'> {
+    const t0 = Date.now();
+    const limit = this.opts.warmupTimeoutMs ?? Math.max(60_000, 10 * this.opts.inferTimeoutMs);
+    const frame = warmupFrame();
+    const sizes = [...new Set([1, this.opts.maxBatch])];
+    const run = (async () => {
+      const memory = detector.memoryFrom([await detector.encodeShot(frame)]);
+      for (const mem of [null, memory]) for (const n of sizes) await detector.infer(Array.from({ length: n }, () => frame), mem, { warmup: true });
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<'overrun'>((r) => (timer = setTimeout(() => r('overrun'), limit)));
+    const result = await Promise.race([run.then(() => 'ready' as const, (e: unknown) => ({ err: e })), overrun, this.stopped.then(() => 'stopped' as const)]);
+    clearTimeout(timer);
+    this.lastWarmupMs = Date.now() - t0;
+    if (result === 'ready') return 'ready';
+    void run.then(() => undefined, () => undefined).finally(() => detector.dispose().catch(() => {}));
+    if (result === 'stopped') return 'stopped';
+    if (result === 'overrun') throw new Error(`warm-up took more than ${limit} ms`);
+    throw result.err;
   }
 
   /** Forget a broken session; dispose it once its call settles (a hung call may never settle, so never wait on it). */
@@ -186,14 +250,24 @@ export class InferenceWorker {
   private async recreate(why: 'start' | 'recover'): Promise<void> {
     let delay = 250;
     for (;;) {
+      let stage = 'create';
       try {
-        this.detector = await this.opts.factory();
-        if (why === 'recover') this.restarts++;
+        const detector = await this.opts.factory();
+        // Frames wait in their queues (their one outcome comes once ready) while the fresh session runs each graph
+        // and batch size once: a cold first call can take longer than inferTimeoutMs and must not count as a hang.
+        stage = 'warm up';
+        const warm = await this.warmUp(detector);
+        if (warm === 'stopped') return;
+        this.detector = detector;
+        if (why === 'recover') {
+          this.restarts++;
+          this.incident('restart');
+        }
         this.state = 'ready';
-        this.opts.log.info({ provider: this.detector.provider, pack: this.detector.packId, restarts: this.restarts }, why === 'start' ? 'inference session ready' : 'inference session recreated');
+        this.opts.log.info({ provider: detector.provider, pack: detector.packId, restarts: this.restarts, warmupMs: this.lastWarmupMs }, why === 'start' ? 'inference session ready' : 'inference session recreated');
         return;
       } catch (err) {
-        this.lastError = `cannot create the inference session: ${err instanceof Error ? err.message : String(err)}`;
+        this.lastError = `cannot ${stage} the inference session: ${err instanceof Error ? err.message : String(err)}`;
         if (why === 'start') {
           this.state = 'failed';
           throw new Error(this.lastError);
@@ -208,6 +282,28 @@ export class InferenceWorker {
   }
 }
 
+/** "3 inference timeouts (5 frames NO_VERDICT{timeout}) and 1 session restart in the last 5 min", or '' when none. */
+export function describeIncidents(r: RecentIncidents): string {
+  const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
+  const parts = [
+    r.timeouts ? `${n(r.timeouts, 'inference timeout')} (${n(r.timeoutFrames, 'frame')} NO_VERDICT{timeout})` : '',
+    r.errors ? n(r.errors, 'inference error') : '',
+    r.restarts ? n(r.restarts, 'session restart') : '',
+  ].filter(Boolean);
+  if (!parts.length) return '';
+  const s = r.windowMs / 1000;
+  const window = s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+  return `${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]} in the last ${window}`;
+}
+
+/** A synthetic 320×240 frame (a gradient, larger than the runtime's inline-resize size, so the resize threads start). */
+function warmupFrame(): Image {
+  const width = 320, height = 240;
+  const data = Buffer.alloc(width * height * 3);
+  for (let p = 0; p < width * height; p++) data.fill(((p % width) + Math.floor(p / width)) & 255, p * 3, p * 3 + 3);
+  return { width, height, data };
+}
+
 /** The frame the detector is given: always the camera's full-resolution RGB; the runtime resizes it to S×S itself
  *  (Pillow-exact bicubic, the model's preprocessing), so no driver-scaled copy can reach the model. */
 export function imageOf(frame: Frame): Image {
@@ -215,15 +311,17 @@ export function imageOf(frame: Frame): Image {
 }
 
 /** Test-only fault injection: after `hangAfterCalls` calls the next `hangCalls` calls sleep `hangMs` first;
- *  after `failAfterCalls` calls the next `failCalls` calls throw. */
+ *  after `failAfterCalls` calls the next `failCalls` calls throw (warm-up calls are not counted); with `coldMs`, each
+ *  new session's first call per graph and batch size sleeps `coldMs` first, warm-up or not (a cold session). */
 export function withFaults(
   factory: DetectorFactory,
-  faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number; failAfterCalls?: number; failCalls: number } | undefined,
+  faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number; failAfterCalls?: number; failCalls: number; coldMs?: number } | undefined,
 ): DetectorFactory {
-  if (!faults || (faults.hangAfterCalls === undefined && faults.failAfterCalls === undefined)) return factory;
+  if (!faults || (faults.hangAfterCalls === undefined && faults.failAfterCalls === undefined && faults.coldMs === undefined)) return factory;
   let calls = 0;
   return async () => {
     const d = await factory();
+    const warm = new Set<string>(); // per session
     return {
       get packId() { return d.packId; },
       get packSha() { return d.packSha; },
@@ -232,7 +330,13 @@ export function withFaults(
       encodeShot: (img) => d.encodeShot(img),
       memoryFrom: (f) => d.memoryFrom(f),
       dispose: () => d.dispose(),
-      infer: async (images, memory) => {
+      infer: async (images, memory, opts) => {
+        const key = `${memory === null ? 'zero' : 'few'}-shot×${images.length}`;
+        if (faults.coldMs !== undefined && !warm.has(key)) {
+          warm.add(key);
+          await sleep(faults.coldMs);
+        }
+        if (opts?.warmup) return d.infer(images, memory, opts);
         calls++;
         const hang = faults.hangAfterCalls;
         if (hang !== undefined && calls > hang && calls <= hang + faults.hangCalls) await sleep(faults.hangMs);

@@ -227,7 +227,7 @@ async function health(page, current) {
     const res = await fetch('/healthz');
     const h = await res.json();
     $('#health').innerHTML = `<tr><th>Component</th><th>State</th><th>Reason</th></tr>` +
-      Object.entries(h.components).map(([k, c]) => `<tr data-component="${esc(k)}"><td>${esc(k)}</td><td class="${c.ok ? 'ok' : 'bad'}">${c.ok ? 'ok' : 'NOT OK'}</td><td>${esc(c.reason)}</td></tr>`).join('');
+      Object.entries(h.components).map(([k, c]) => `<tr data-component="${esc(k)}"><td>${esc(k)}</td><td class="${c.ok ? (c.degraded ? 'warn' : 'ok') : 'bad'}">${c.ok ? (c.degraded ? 'DEGRADED' : 'ok') : 'NOT OK'}</td><td>${esc(c.reason)}</td></tr>`).join('');
     const c = await api('GET', '/api/counters');
     $('#counters').innerHTML = `<tr><th>Station</th><th>Captured</th><th>Pending</th><th>Outcomes</th></tr>` +
       Object.entries(c).map(([s, v]) => `<tr><td>${esc(s)}</td><td>${v.captured}</td><td>${v.pending}</td><td>${esc(Object.entries(v.outcomes).map(([k, n]) => `${k} ${n}`).join(' · '))}</td></tr>`).join('');
