@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { startHarness, type Harness } from '../agent/harness.ts';
 import { packDetectorFactory } from '../agent/pipeline/detector.ts';
+import { warmupFrame } from '../agent/pipeline/worker.ts';
 import { resolvePath } from '../agent/config/load.ts';
 import type { AgentConfig } from '../agent/config/schema.ts';
 import { createFrameSource } from '../drivers/index.ts';
@@ -33,12 +34,15 @@ interface Prepared {
   size: number;
 }
 
+const WARMUP = Buffer.from(warmupFrame().data);
+
 /** A thin pass-through of the real runtime detector: prepare() is the runtime's, its result is only copied aside.
  *  infer() is what the runtime's own infer() is (every frame prepared, then inferPrepared on the batch). */
 function recording(det: Detector, seen: Prepared[]): Detector {
   const prepare = async (frame: ImageInput): Promise<PreparedFrame> => {
     const prepared = await det.prepare(frame);
-    if (typeof frame === 'object' && !Buffer.isBuffer(frame)) {
+    // The session warm-up's synthetic frame is no camera's: only the frames the worker took from a camera count.
+    if (typeof frame === 'object' && !Buffer.isBuffer(frame) && !frame.rgb.equals(WARMUP)) {
       seen.push({ width: frame.width, height: frame.height, rgb: Buffer.from(frame.rgb), input: Buffer.from(prepared.input), size: det.pack.size });
     }
     return prepared;

@@ -297,7 +297,7 @@ export function describeIncidents(r: RecentIncidents): string {
 }
 
 /** A synthetic 320×240 frame (a gradient, larger than the runtime's inline-resize size, so the resize threads start). */
-function warmupFrame(): Image {
+export function warmupFrame(): Image {
   const width = 320, height = 240;
   const data = Buffer.alloc(width * height * 3);
   for (let p = 0; p < width * height; p++) data.fill(((p % width) + Math.floor(p / width)) & 255, p * 3, p * 3 + 3);
