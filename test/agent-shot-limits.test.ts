@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { startHarness } from '../agent/harness.ts';
+import { realParts } from '../agent/parts.ts';
+import type { Detector, DetectorInput } from '../agent/pipeline/ports.ts';
 
 const run = promisify(execFile);
 
@@ -54,4 +57,40 @@ test('a 39.7 MP shot gets 413 naming http.maxUploadPixels and nothing is stored;
   t.is(r.hugeShots, 0, 'the refused shot is not stored');
   // Refused on its header: decoding it would have taken 119 MB (6300 × 6300 × 3).
   t.true(r.afterHugeMb - r.beforeHugeMb < 40, `RSS ${r.beforeHugeMb} → ${r.afterHugeMb} MB around the refused upload`);
+});
+
+test('adding a shot decodes only the new shot: leave-one-out judges the others from their kept model inputs', async (t) => {
+  // Every encoded image (PNG bytes) handed to the real runtime is a full-resolution decode; count them.
+  let decodes = 0;
+  const counted = (d: Detector): Detector => {
+    const count = (img: DetectorInput) => void (Buffer.isBuffer(img) && decodes++);
+    return {
+      get packId() { return d.packId; },
+      get packSha() { return d.packSha; },
+      get defaultThreshold() { return d.defaultThreshold; },
+      get provider() { return d.provider; },
+      encodeShot: (img) => (count(img), d.encodeShot(img)),
+      ...(d.modelInput ? { modelInput: (img: DetectorInput) => (count(img), d.modelInput!(img)) } : {}),
+      memoryFrom: (f) => d.memoryFrom(f),
+      dispose: () => d.dispose(),
+      infer: (images, memory, opts) => (images.forEach(count), d.infer(images, memory, opts)),
+    };
+  };
+  const h = await startHarness({ cameras: [] }, {
+    parts: { detectorFactory: (cfg) => { const f = realParts().detectorFactory(cfg); return async () => counted(await f()); } },
+  });
+  t.teardown(() => h.stop());
+  const product = await h.api<{ id: number }>('POST', '/api/products', { name: 'loo' });
+  const perUpload: number[] = [];
+  const scores: (number | null)[][] = [];
+  for (let i = 0; i < 4; i++) {
+    const png = await sharp({ create: { width: 1280, height: 1024, channels: 3, background: { r: 90 + 10 * i, g: 120, b: 140 } } }).png().toBuffer();
+    const before = decodes;
+    const res = await h.api<{ shots: { shots: { looScore: number | null }[] } }>('POST', `/api/products/${product.body.id}/shots`, png);
+    t.is(res.status, 201);
+    perUpload.push(decodes - before);
+    scores.push(res.body.shots.shots.map((s) => s.looScore));
+  }
+  t.deepEqual(perUpload, [1, 1, 1, 1], 'one decode per upload (the new shot), however many shots the product has');
+  t.true(scores[3]!.every((s) => typeof s === 'number'), 'every shot has its leave-one-out score');
 });

@@ -3,7 +3,7 @@
 // in-memory reference in one assignment; frames already captured keep the reference they were captured with.
 import { calibrateThreshold } from '../../models/verdict.ts';
 import type { Store } from '../store/store.ts';
-import type { Detector, Memory, Reference } from './ports.ts';
+import type { Detector, DetectorInput, Memory, Reference } from './ports.ts';
 
 export interface ActivationReport {
   reference: Reference;
@@ -23,6 +23,10 @@ export class Changeover {
   /** Joined few-shot memories by (pack, shot set): switching back to a product reuses its memory as is. */
   private readonly memories = new Map<string, Memory>();
   private static readonly MEMORY_CACHE = 8;
+  /** Model inputs (S×S RGB) of shots by (pack, shot id): leave-one-out re-judges every shot of a product when one is
+   *  added, and decoding each full-resolution shot again made every upload slower than the last. Shots never change. */
+  private readonly inputs = new Map<string, DetectorInput>();
+  private static readonly INPUT_CACHE = 32;
 
   constructor(private readonly store: Store, private readonly detector: () => Detector) {}
 
@@ -94,10 +98,10 @@ export class Changeover {
     for (const shot of shots) {
       let f = this.store.shotFeatures(shot.id, detector.packSha);
       if (!f) {
-        const png = this.store.shotPng(shot.id);
-        if (!png) continue; // deleted meanwhile
-        // The stored file itself: the runtime decodes it as the official loader opens it.
-        const features = await detector.encodeShot(png);
+        const input = await this.shotInput(detector, shot.id);
+        if (!input) continue; // deleted meanwhile
+        // The stored file itself: the runtime decodes it as the official loader opens it (once: its input is kept).
+        const features = await detector.encodeShot(input);
         this.store.putShotFeatures(shot.id, detector.packSha, features);
         f = { features, looScore: null };
         encoded++;
@@ -109,8 +113,8 @@ export class Changeover {
       const scores = new Map<number, number | null>();
       for (const f of feats) {
         const others = feats.filter((o) => o !== f).map((o) => o.features);
-        const png = this.store.shotPng(f.id)!;
-        const [res] = await detector.infer([png], detector.memoryFrom(others));
+        const input = (await this.shotInput(detector, f.id))!;
+        const [res] = await detector.infer([input], detector.memoryFrom(others));
         f.looScore = res!.score;
         scores.set(f.id, res!.score);
       }
@@ -120,6 +124,20 @@ export class Changeover {
     const choice = calibrateThreshold(looScores, detector.defaultThreshold, product?.threshold ?? undefined);
     const memory = feats.length ? this.memoryOf(detector, feats) : null;
     return { product, shots: feats, memory, threshold: choice, encoded };
+  }
+
+  /** A shot as the model sees it: its S×S input when the detector can give one (kept for the next time), else the
+   *  stored PNG; undefined when the shot was deleted meanwhile. */
+  private async shotInput(detector: Detector, shotId: number): Promise<DetectorInput | undefined> {
+    const key = `${detector.packSha}:${shotId}`;
+    const kept = this.inputs.get(key);
+    if (kept) return kept;
+    const png = this.store.shotPng(shotId);
+    if (!png || !detector.modelInput) return png;
+    const input = await detector.modelInput(png);
+    if (this.inputs.size >= Changeover.INPUT_CACHE) this.inputs.delete(this.inputs.keys().next().value!);
+    this.inputs.set(key, input);
+    return input;
   }
 
   private memoryOf(detector: Detector, feats: { id: number; features: Buffer }[]): Memory {

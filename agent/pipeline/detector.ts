@@ -32,6 +32,7 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       defaultThreshold: p.manifest.defaultThreshold,
       provider: det.provider,
       encodeShot: async (img) => (await det.encodeShots([raw(img)])).serialize(),
+      modelInput: async (img) => ({ width: p.size, height: p.size, data: (await det.prepare(raw(img))).input }),
       memoryFrom: (features): Memory => ShotMemory.concat(features.map((f) => deserializeShotMemory(f, p))),
       infer: async (images, memory) =>
         (await det.infer(images.map(raw), (memory as ShotMemory | null) ?? null)).map((i) => ({ score: i.score, map: i.map, mapSize: i.size, mode: i.mode })),

@@ -33,6 +33,9 @@ export interface Detector {
   readonly provider: string; // e.g. "cpu", "cuda"
   /** Features of one normal shot, serialised for the store (keyed there by pack sha). */
   encodeShot(image: DetectorInput): Promise<Buffer>;
+  /** The model's S×S RGB input for an image (decode + the official resize): infer and encodeShot take it as is, so a
+   *  caller may keep it instead of decoding a full-resolution shot again. */
+  modelInput?(image: DetectorInput): Promise<Image>;
   /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
   memoryFrom(features: Buffer[]): Memory;
   /** `warmup`: a session warm-up call on a synthetic frame (fault injection leaves it out of its call counts). */

@@ -1,5 +1,5 @@
 // One inference worker per device: it batches frames across cameras and survives hung or failing sessions.
-import { UnavailableError, type Frame, type Detector, type DetectorFactory, type Image, type Outcome, type Reference } from './ports.ts';
+import { UnavailableError, type Frame, type Detector, type DetectorFactory, type DetectorInput, type Image, type Outcome, type Reference } from './ports.ts';
 import type { BoundedQueue } from './queue.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -328,6 +328,7 @@ export function withFaults(
       get defaultThreshold() { return d.defaultThreshold; },
       get provider() { return d.provider; },
       encodeShot: (img) => d.encodeShot(img),
+      ...(d.modelInput ? { modelInput: (img: DetectorInput) => d.modelInput!(img) } : {}),
       memoryFrom: (f) => d.memoryFrom(f),
       dispose: () => d.dispose(),
       infer: async (images, memory, opts) => {
