@@ -2,23 +2,17 @@
 // the restart each of them has exactly one outcome, NO_VERDICT{interrupted}, stored and published like any other.
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { DEMO_PACK, TEST_TOKEN, waitFor } from '../agent/harness.ts';
+import { agentProcesses } from './helpers/agent-process.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
 type Counters = Record<string, { captured: number; pending: number; outcomes: Record<string, number> }>;
 
-function startAgent(config: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
-}
 
 function count(db: string, sql: string): number {
   const conn = new Database(db, { readonly: true, fileMustExist: true });
@@ -32,12 +26,12 @@ function count(db: string, sql: string): number {
 test('kill -9 with frames queued and in inference: after restart each gets NO_VERDICT{interrupted}; captured = outcomes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'agent-interrupted-'));
   const broker = await startMosquitto();
-  const children: ChildProcess[] = [];
   t.teardown(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) process.kill(c.pid, 'SIGKILL');
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  // Registered last, so its teardown (kill the agents) runs first.
+  const startAgent = agentProcesses(t);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const db = join(dir, 'data', 'agent.db');
@@ -63,7 +57,6 @@ test('kill -9 with frames queued and in inference: after restart each gets NO_VE
   await sub.subscribeAsync('adaptclip/v1/s/l/ki/ST1/verdict', { qos: 1 });
 
   let agent = startAgent(config);
-  children.push(agent);
   const inFlightNow = () => { try { return count(db, 'SELECT COUNT(*) AS n FROM frames_in_flight'); } catch { return 0; } };
   await waitFor(() => inFlightNow() >= 4, 60_000, 'frames waiting in the queue');
   // Inference is hanging once no verdict has been added for a while (drops of the full queue still are).
@@ -86,7 +79,6 @@ test('kill -9 with frames queued and in inference: after restart each gets NO_VE
 
   writeFileSync(config, stringify(base));
   agent = startAgent(config);
-  children.push(agent);
   const interruptedRows = async () => (await (await fetch(`${url}/api/results?station=ST1&reason=interrupted&limit=1000`)).json()) as { resultId: string; resultSeq: number }[];
   await waitFor(async () => { try { return (await interruptedRows()).length === inFlight; } catch { return false; } }, 60_000, `${inFlight} NO_VERDICT{interrupted} results`);
   t.is(count(db, `SELECT COUNT(*) AS n FROM frames_in_flight WHERE id <= ${lastAdmitted}`), 0, 'the interrupted frames are off the in-flight record');

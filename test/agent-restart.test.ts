@@ -1,7 +1,6 @@
 // kill -9 the real daemon (CLI child process) mid-run, with the broker down so the outbox holds a backlog; restart:
 // the store opens, no result row is lost or duplicated, ResultSeq continues, and the outbox backlog is delivered.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,14 +8,9 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { DEMO_PACK, TEST_TOKEN, waitFor } from '../agent/harness.ts';
 import { Store } from '../agent/store/store.ts';
+import { agentProcesses } from './helpers/agent-process.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
-function startAgent(config: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
-}
 
 async function lastSeq(url: string): Promise<number> {
   try {
@@ -30,12 +24,12 @@ async function lastSeq(url: string): Promise<number> {
 test('kill -9 mid-run: no row lost or duplicated, ResultSeq continues, the outbox resumes after restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'agent-restart-'));
   const broker = await startMosquitto();
-  const children: ChildProcess[] = [];
   t.teardown(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) process.kill(c.pid, 'SIGKILL');
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  // Registered last, so its teardown (kill the agents) runs first.
+  const startAgent = agentProcesses(t);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = join(dir, 'agent.yaml');
@@ -63,7 +57,6 @@ test('kill -9 mid-run: no row lost or duplicated, ResultSeq continues, the outbo
   await sub.subscribeAsync('adaptclip/v1/s/l/k9/ST1/verdict', { qos: 1 });
 
   let agent = startAgent(config);
-  children.push(agent);
   await waitFor(() => received.size >= 10, 30_000, '10 verdicts over MQTT');
   // Broker down: results pile up in the SQLite outbox.
   await broker.stop({ holdPort: true });
@@ -82,7 +75,6 @@ test('kill -9 mid-run: no row lost or duplicated, ResultSeq continues, the outbo
 
   await broker.start();
   agent = startAgent(config);
-  children.push(agent);
   await waitFor(async () => (await lastSeq(url)) >= killedAt + 10, 30_000, '10 results after the restart');
   // Everything stored (before and after the kill) reaches the subscriber at least once.
   const stop = new Promise((r) => agent.once('exit', r));
