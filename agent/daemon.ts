@@ -176,6 +176,8 @@ export class Daemon {
       },
     });
     await this.worker.start();
+    // A stop (SIGTERM) that came during the session's warm-up: nothing more to start, stop() is finishing.
+    if (this.stopping) return;
     this.settle = settle;
     for (const entry of cfg.cameras) this.stations.set(entry.station, this.createStation(entry, settle));
     await this.changeover.restore([...this.stations.keys()]);
