@@ -67,9 +67,11 @@ test('on a nearly full disk the store stays above the watermark and verdicts kee
   // Verdicts kept coming through the whole run: the last quarter still advanced.
   const q = seqAt.slice(Math.floor(seqAt.length * 0.75));
   t.true(q.at(-1)! > q[0]!, `resultSeq advanced in the last quarter (${q[0]} → ${q.at(-1)})`);
-  const masks = (await (await fetch(`${url}/api/results?limit=1000`)).json()) as { hasMask: boolean; resultSeq: number }[];
+  const masks = (await (await fetch(`${url}/api/results?limit=1000`)).json()) as { hasMask: boolean; resultSeq: number; outcome: string }[];
   t.true(masks.some((m) => !m.hasMask), 'oldest masks were removed');
-  t.true(masks[0]!.hasMask, 'the newest result keeps its mask');
+  // A NO_VERDICT (a frame the full queue dropped on a busy machine) never has a mask: the newest verdict must.
+  const newest = masks.find((m) => m.outcome !== 'NO_VERDICT');
+  t.true(newest?.hasMask, `the newest verdict keeps its mask (newest rows: ${masks.slice(0, 3).map((m) => `${m.resultSeq} ${m.outcome} mask ${m.hasMask}`).join(', ')})`);
   const exit = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exit;
