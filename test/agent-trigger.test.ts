@@ -84,7 +84,8 @@ test('an RTSP camera with trigger: software streams but inspects only on an HTTP
   });
   t.teardown(() => h.stop());
   const st = h.daemon.stations.get('ST1')!;
-  await waitFor(() => st.status().state === 'online', 10_000, 'the RTSP camera online');
+  // Start-up (session warm-up, RTSP server and ffmpeg) can take a while on a busy CI machine; the test is about what follows.
+  await waitFor(() => st.status().state === 'online', 30_000, 'the RTSP camera online');
   await new Promise((r) => setTimeout(r, 500));
   t.is(h.daemon.counters().ST1!.captured, 0, 'streaming, but no frame inspected without a trigger');
   const r = await h.api<{ triggerId: number; triggerSeq: number }>('POST', '/api/stations/ST1/trigger', { partId: 'RTSP-0001' });
