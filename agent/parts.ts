@@ -11,13 +11,15 @@ import type { DaemonParts, LocalResets, SinkHooks } from './daemon.ts';
 import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
+import type { Pack } from '../models/pack.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function realParts(): DaemonParts {
+/** `pack`: the config's pack when the caller already loaded and verified it (its ONNX files are hashed once). */
+export function realParts(pack?: Pack): DaemonParts {
   return {
     detectorFactory: (cfg: AgentConfig) =>
-      packDetectorFactory({ packDir: resolvePath(cfg.model.pack), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
+      packDetectorFactory({ packDir: resolvePath(cfg.model.pack), ...(pack ? { pack } : {}), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
     sourceFactory: (c) => createFrameSource(c),
     sinkFactory: (cfg: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>, hooks: SinkHooks): VerdictSink[] => {
       const sinks: VerdictSink[] = [];

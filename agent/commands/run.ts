@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { loadPack } from '../../models/pack.ts';
+import { loadPack, type Pack } from '../../models/pack.ts';
 import { briefProblem, ConfigError, loadConfig, resolvePath, safeSettings } from '../config/load.ts';
 import { Daemon, type DaemonParts } from '../daemon.ts';
 import { realParts } from '../parts.ts';
@@ -10,7 +10,7 @@ import { createSystemdNotifier, startWatchdog } from '../systemd.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function registerRunCommands(program: Command, parts: () => DaemonParts = realParts): void {
+export function registerRunCommands(program: Command, parts: (pack?: Pack) => DaemonParts = realParts): void {
   program
     .command('run')
     .description('run the agent daemon: cameras, inference, store, OPC UA/MQTT, web UI')
@@ -37,7 +37,8 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
       }
       // The pack is part of what the config points to: checked here (manifest, files, sha256s), reported in one line.
       const packDir = loaded?.config.model.pack ?? rawPack(raw);
-      const packProblem = packDir === undefined ? undefined : await loadPack(resolvePath(packDir)).then(() => undefined, (err: Error) => err.message);
+      const checked = packDir === undefined ? undefined : await loadPack(resolvePath(packDir)).then((pack) => ({ pack }), (err: Error) => ({ problem: err.message }));
+      const packProblem = checked && 'problem' in checked ? checked.problem : undefined;
       if (packProblem !== undefined) console.error(`adaptclip-edge: ${opts.config}: model.pack: ${packProblem}`);
       if (opts.validateConfig) {
         if (loaded && packProblem === undefined) console.log(`config ${opts.config} is valid: ${loaded.config.cameras.length} camera(s), pack ${loaded.config.model.pack}`);
@@ -46,7 +47,7 @@ export function registerRunCommands(program: Command, parts: () => DaemonParts =
       }
       const daemon = new Daemon({
         configFile: opts.config, config: loaded?.config ?? null, configProblems: problems, ...(loaded && packProblem !== undefined ? { packProblem } : {}),
-        safe: safeSettings(raw ?? readRaw(opts.config)), parts: parts(), version,
+        safe: safeSettings(raw ?? readRaw(opts.config)), parts: parts(checked && 'pack' in checked ? checked.pack : undefined), version,
       });
       // systemd (Type=notify): READY after start, watchdog pings only while inference lives, STOPPING on signal.
       const systemd = createSystemdNotifier({ onError: (err) => daemon.log.warn({ err: err.message }, 'sd_notify failed') });

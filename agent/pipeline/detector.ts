@@ -10,10 +10,12 @@ export interface PackDetectorOptions {
   warn: (message: string) => void;
   /** Opens the runtime detector; createDetector unless a test wraps it (test/live-resize.test.ts records what it prepares). */
   create?: typeof createDetector;
+  /** The pack at packDir, already loaded and verified (run checks it at start): not hashed a second time. */
+  pack?: Pack;
 }
 
 export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory {
-  let pack: Promise<Pack> | null = null;
+  let pack: Promise<Pack> | null = opts.pack ? Promise.resolve(opts.pack) : null;
   return async () => {
     pack ??= loadPack(opts.packDir).catch((err: unknown) => {
       pack = null;
