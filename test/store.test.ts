@@ -138,6 +138,31 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
   store.close();
 });
 
+test('a store just under the watermark loses only its oldest masks; batches grow while it stays under', (t) => {
+  const store = new Store(join(tempDir(t), 'ret2.db'));
+  const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
+  const start = Date.now() - 1000 * 1000;
+  for (let i = 0; i < 1000; i++) {
+    const at = new Date(start + i * 1000).toISOString();
+    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, timing: { acquiredAt: at, decidedAt: at, processingMs: 1 } }));
+  }
+  const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
+  // Back above the line after the first batch: a handful of the oldest masks go, the rest stay.
+  let probes = 0;
+  const r = store.prune(policy, Date.now(), () => (++probes > 1 ? 10_000 : 10));
+  t.true(r.masks > 0 && r.masks <= 16, `${r.masks} masks removed`);
+  const rows = store.queryResults({ limit: 1000 });
+  t.true(rows.slice(0, 1000 - 16).every((x) => x.hasMask), 'every newer result keeps its mask');
+  t.false(rows.at(-1)!.hasMask, 'the oldest lost its mask');
+  // Staying under the line for several probes removes more per batch (doubling), still oldest first.
+  probes = 0;
+  const r2 = store.prune(policy, Date.now(), () => (++probes > 5 ? 10_000 : 10));
+  t.true(r2.masks > 4 * r.masks, `${r2.masks} masks in the second pass`);
+  const kept = store.queryResults({ limit: 1000 }).map((x) => x.hasMask);
+  t.is(kept.indexOf(false), kept.filter(Boolean).length, 'masks are kept exactly on the newest results');
+  store.close();
+});
+
 test('a WAL file over the limit is checkpointed and truncated', (t) => {
   const store = new Store(join(tempDir(t), 'wal.db'));
   const mask = { png: Buffer.alloc(64 * 1024, 5), width: 8, height: 8, sha256: 'x', uri: '' };

@@ -409,10 +409,11 @@ export class Store {
     let rows = this.db.prepare('DELETE FROM results WHERE decided_at < ?').run(now - policy.maxAgeMs).changes;
     let masks = this.db.prepare('UPDATE results SET mask_png = NULL WHERE mask_png IS NOT NULL AND decided_at < ?').run(now - policy.maskMaxAgeMs).changes;
     let underWatermark = freeBytes() < policy.minFreeBytes;
-    // Masks go first (they are most of the bytes), then whole rows, in batches.
-    for (let i = 0; underWatermark && i < 100; i++) {
-      const m = this.db.prepare('UPDATE results SET mask_png = NULL WHERE result_id IN (SELECT result_id FROM results WHERE mask_png IS NOT NULL ORDER BY decided_at LIMIT 500)').run().changes;
-      const r = m ? 0 : this.db.prepare('DELETE FROM results WHERE result_id IN (SELECT result_id FROM results ORDER BY decided_at LIMIT 500)').run().changes;
+    // Masks go first (they are most of the bytes), then whole rows, oldest first. Batches start small and double, so
+    // a store just under the line loses only its oldest few masks, never the newest parts' evidence.
+    for (let i = 0, batch = 8; underWatermark && i < 100; i++, batch = Math.min(batch * 2, 4096)) {
+      const m = this.db.prepare('UPDATE results SET mask_png = NULL WHERE result_id IN (SELECT result_id FROM results WHERE mask_png IS NOT NULL ORDER BY decided_at LIMIT ?)').run(batch).changes;
+      const r = m ? 0 : this.db.prepare('DELETE FROM results WHERE result_id IN (SELECT result_id FROM results ORDER BY decided_at LIMIT ?)').run(batch).changes;
       rows += r;
       masks += m;
       if (!m && !r) break;
