@@ -41,10 +41,10 @@ trap 'rm -rf "$stage"' EXIT
 app="$stage/$name/app"
 mkdir -p "$app"
 
-# The app: exactly what HEAD commits (a clean, reproducible snapshot; uncommitted edits stay out), without tests
+# The app: exactly what HEAD commits (a clean, reproducible snapshot; uncommitted edits stay out), without tests, tools
 # and CI; outside a git checkout, the source folders as they are. Plus the demo pack.
 if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
-  git archive --format=tar HEAD -- . ':(exclude)test' ':(exclude).ci' | tar -xf - -C "$app"
+  git archive --format=tar HEAD -- . ':(exclude)test' ':(exclude)tools' ':(exclude).ci' | tar -xf - -C "$app"
 else
   tar -cf - agent adapters drivers models deploy package.json package-lock.json tsconfig.json README.md | tar -xf - -C "$app"
 fi

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from 'node-opcua';
-import { startHarness, waitFor } from '../agent/harness.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 import { connectPlc } from './helpers/plc.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 

@@ -1,7 +1,7 @@
 // REST API on a real daemon: changeover flow, bad input, tokens, concurrent changeovers.
 import test from 'ava';
 import sharp from 'sharp';
-import { startHarness, waitFor, TEST_TOKEN, type Harness } from '../agent/harness.ts';
+import { startHarness, waitFor, TEST_TOKEN, type Harness } from './helpers/harness.ts';
 
 interface Product { id: number; recipeId: number; name: string; shotCount: number }
 interface ShotList { note: string; shots: { id: number; looScore: number | null; source: string }[] }
@@ -58,7 +58,7 @@ test.serial('changeover: create, capture 2 live shots and upload one, leave-one-
   // Frames captured before the switch kept the reference they were captured with.
   const older = h.daemon.store.queryResults({ stationId: 'ST1', limit: 1000 }).filter((x) => x.referenceVersion < version && x.outcome !== 'NO_VERDICT');
   t.true(older.every((x) => x.mode === 'zero-shot' || x.productId !== id));
-  // Switching back and forth with cached features is fast (the benchmark figure is in agent/soak.ts --changeover).
+  // Switching back and forth with cached features is fast (the benchmark figure is from tools/bench/changeover.ts).
   const zero = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: null });
   t.is(zero.body.mode, 'zero-shot');
   const again = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: id });

@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { waitFor } from '../agent/harness.ts';
+import { waitFor } from './helpers/harness.ts';
 import { Store } from '../agent/store/store.ts';
 import { freePort } from './helpers/mosquitto.ts';
 

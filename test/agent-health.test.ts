@@ -2,7 +2,7 @@
 // producing verdicts; the alarm reaches MQTT.
 import test from 'ava';
 import mqtt from 'mqtt';
-import { startHarness, waitFor } from '../agent/harness.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
 interface Health { ok: boolean; components: Record<string, { ok: boolean; reason: string }> }

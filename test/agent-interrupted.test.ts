@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
-import { DEMO_PACK, TEST_TOKEN, waitFor } from '../agent/harness.ts';
+import { DEMO_PACK, TEST_TOKEN, waitFor } from './helpers/harness.ts';
 import { agentProcesses } from './helpers/agent-process.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 

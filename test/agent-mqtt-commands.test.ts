@@ -3,7 +3,7 @@
 import test from 'ava';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
+import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import type { MqttSink } from '../adapters/mqtt/sink.ts';
 import { type Broker, startMosquitto } from './helpers/mosquitto.ts';
 

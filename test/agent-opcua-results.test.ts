@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from 'node-opcua';
-import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
-import { makeMaskPng, sampleVerdict } from '../adapters/tools/sample-verdict.ts';
-import type { Plc } from '../adapters/tools/plc-client.ts';
+import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
+import { makeMaskPng, sampleVerdict } from './helpers/sample-verdict.ts';
+import type { Plc } from './helpers/plc-client.ts';
 import { connectPlc } from './helpers/plc.ts';
 import { freePort } from './helpers/mosquitto.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from 'node-opcua';
 import sharp from 'sharp';
-import { startHarness, waitFor } from '../agent/harness.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 import type { AgentConfig } from '../agent/config/schema.ts';
 import { realParts } from '../agent/parts.ts';
 import type { Detector, DetectorFactory } from '../agent/pipeline/ports.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { startHarness } from '../agent/harness.ts';
+import { startHarness } from './helpers/harness.ts';
 import { realParts } from '../agent/parts.ts';
 import type { Detector, DetectorInput } from '../agent/pipeline/ports.ts';
 

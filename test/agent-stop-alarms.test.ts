@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttributeIds, ClientMonitoredItem, ClientSubscription, type DataValue, TimestampsToReturn } from 'node-opcua';
 import type { AgentConfig } from '../agent/config/schema.ts';
-import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
+import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import { realParts } from '../agent/parts.ts';
 import { connectPlc } from './helpers/plc.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
-import type { Plc } from '../adapters/tools/plc-client.ts';
+import type { Plc } from './helpers/plc-client.ts';
 
 type AlarmMsg = { alarm: string; active: boolean; severity: number; text: string };
 const ALARMS = ['ModelNotLoaded', 'CameraDisconnected', 'GpuError'];

@@ -1,6 +1,6 @@
 // Software triggers over HTTP, reads behind the token, shot features recomputed when the pack changes.
 import test from 'ava';
-import { startHarness, waitFor, TEST_TOKEN } from '../agent/harness.ts';
+import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
 import { startRtspServer } from './peers/rtsp.ts';
 
 test('a software-triggered camera inspects one part per trigger: the part id is echoed, triggerSeq is 0 (not a PLC trigger), the trigger id finds the result', async (t) => {

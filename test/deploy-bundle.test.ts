@@ -40,8 +40,8 @@ test('the bundle holds the app, production node_modules for this platform only, 
     'node_modules/better-sqlite3/build/Release/better_sqlite3.node', `node_modules/onnxruntime-node/bin/napi-v6/linux/${process.arch}`, 'node_modules/tsx']) {
     t.true(existsSync(join(app, path)), path);
   }
-  // No dev tools, no tests, no other platforms' ONNX Runtime.
-  for (const path of ['node_modules/typescript', 'node_modules/ava', 'node_modules/playwright-core', 'test', 'node_modules/onnxruntime-node/bin/napi-v6/win32', 'node_modules/onnxruntime-node/bin/napi-v6/darwin']) {
+  // No dev tools, no tests or developer scripts, no other platforms' ONNX Runtime.
+  for (const path of ['node_modules/typescript', 'node_modules/ava', 'node_modules/playwright-core', 'test', 'tools', 'node_modules/onnxruntime-node/bin/napi-v6/win32', 'node_modules/onnxruntime-node/bin/napi-v6/darwin']) {
     t.false(existsSync(join(app, path)), path);
   }
 });

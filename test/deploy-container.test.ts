@@ -27,7 +27,7 @@ for (const kind of ['gpu', 'cpu'] as const) {
     }
     t.true(existsSync(`${file}.dockerignore`));
     const ignore = readFileSync(`${file}.dockerignore`, 'utf8');
-    for (const pattern of ['**/node_modules', '.git', '!models/packs/demo-tiny']) t.true(ignore.split('\n').includes(pattern), pattern);
+    for (const pattern of ['**/node_modules', '.git', 'test', 'tools', '!models/packs/demo-tiny']) t.true(ignore.split('\n').includes(pattern), pattern);
   });
 
   test(`${file}: non-root, volumes for data/config/packs, HEALTHCHECK on /healthz, entrypoint present in the app`, (t) => {

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { startHarness, waitFor, TEST_TOKEN } from '../agent/harness.ts';
+import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-ui';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

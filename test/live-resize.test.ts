@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { startHarness, type Harness } from '../agent/harness.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
 import { packDetectorFactory } from '../agent/pipeline/detector.ts';
 import { warmupFrame } from '../agent/pipeline/worker.ts';
 import { resolvePath } from '../agent/config/load.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnProducer } from '../adapters/tools/producer-process.ts';
+import { spawnProducer } from './helpers/producer-process.ts';
 import { until } from './helpers/until.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 

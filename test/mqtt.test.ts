@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { mqttConfigSchema } from '../adapters/mqtt/config.ts';
 import { createOutbox } from '../adapters/mqtt/outbox.ts';
 import { createMqttSink } from '../adapters/mqtt/sink.ts';
-import { spawnProducer } from '../adapters/tools/producer-process.ts';
-import { makeMaskPng, sampleVerdict } from '../adapters/tools/sample-verdict.ts';
+import { spawnProducer } from './helpers/producer-process.ts';
+import { makeMaskPng, sampleVerdict } from './helpers/sample-verdict.ts';
 import type { SinkCommands, StationStatus } from '../adapters/types.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 

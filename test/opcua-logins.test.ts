@@ -13,9 +13,9 @@ import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink, type OpcUaSinkDeps } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
 import { createUserManager, hashPassword, type LoginFailure } from '../adapters/opcua/users.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
-import { TestStation } from '../adapters/tools/test-station.ts';
-import { startHarness } from '../agent/harness.ts';
+import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
+import { TestStation } from './helpers/test-station.ts';
+import { startHarness } from './helpers/harness.ts';
 import { connectPlc } from './helpers/plc.ts';
 import { freePort } from './helpers/mosquitto.ts';
 

@@ -9,8 +9,8 @@ import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
 import { hashPassword } from '../adapters/opcua/users.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
-import { TestStation } from '../adapters/tools/test-station.ts';
+import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
+import { TestStation } from './helpers/test-station.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'opcua-sec-'));
 const db = new Database(join(dir, 'agent.db'));

@@ -10,8 +10,8 @@ import {
 import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
-import { makeClient, Plc, trustRejected } from '../adapters/tools/plc-client.ts';
-import { TestStation } from '../adapters/tools/test-station.ts';
+import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
+import { TestStation } from './helpers/test-station.ts';
 import type { Alarm } from '../adapters/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'opcua-hs-'));

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
+import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 
 const verdicts = (h: Harness, station: string) => {
   const o = h.daemon.counters()[station]!.outcomes;

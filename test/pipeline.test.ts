@@ -2,7 +2,7 @@
 // mosquitto: accounting, flood → NO_VERDICT{dropped}, injected hang → NO_VERDICT{timeout} and recovery.
 import test from 'ava';
 import mqtt from 'mqtt';
-import { startHarness, waitFor, type Harness } from '../agent/harness.ts';
+import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 
 interface Published { resultSeq: number; resultId: string; verdict: string; stationId: string; noVerdictReason?: string; reason?: string }
@@ -128,7 +128,7 @@ test('a failing session becomes NO_VERDICT{model_error}, is recreated, and verdi
 });
 
 test('hot reload restarts only the changed camera; the other keeps producing verdicts without a gap', async (t) => {
-  const { testConfig } = await import('../agent/harness.ts');
+  const { testConfig } = await import('./helpers/harness.ts');
   const cams = (fps2: number) => [
     { station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 6, width: 160, height: 120, seed: 1 } },
     { station: 'ST2', source: { type: 'synthetic', id: 'cam2', fps: fps2, width: 160, height: 120, seed: 2 } },

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { DEMO_PACK, TEST_TOKEN, waitFor } from '../agent/harness.ts';
+import { DEMO_PACK, TEST_TOKEN, waitFor } from './helpers/harness.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
 const MB = 1024 * 1024;

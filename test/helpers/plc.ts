@@ -1,8 +1,8 @@
 // A PLC client on a test daemon's OPC UA server, connected the way an integrator does it on site: the first attempt
 // lands the client certificate in the server's pki/rejected, it is trusted, the next attempt works.
 import { join } from 'node:path';
-import type { Harness } from '../../agent/harness.ts';
-import { makeClient, Plc, trustRejected } from '../../adapters/tools/plc-client.ts';
+import type { Harness } from './harness.ts';
+import { makeClient, Plc, trustRejected } from './plc-client.ts';
 
 export interface PlcLogin {
   user: string;

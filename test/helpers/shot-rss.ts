@@ -2,7 +2,7 @@
 // SQLite) in this process, shot uploads over HTTP, and this process's RSS after each, measured once the garbage is
 // collected (gc three times, 100 ms apart, so native finalizers have run). Prints one JSON line.
 import { readFileSync } from 'node:fs';
-import { startHarness } from '../../agent/harness.ts';
+import { startHarness } from './harness.ts';
 
 const [small, large, huge, countArg] = process.argv.slice(2);
 const count = Number(countArg ?? 20);

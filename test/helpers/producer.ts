@@ -1,14 +1,14 @@
 // A stand-in for the daemon's result path, as its own process: per result ONE SQLite transaction assigns the
 // next resultSeq (persisted), records the result row and queues it in the MQTT outbox; the MQTT sink drains.
 // Used by the kill -9 tests and the benchmark.  Usage:
-//   node --import tsx adapters/tools/producer.ts --db FILE --url mqtt://127.0.0.1:PORT [--rate 10] [--count N]
+//   node --import tsx test/helpers/producer.ts --db FILE --url mqtt://127.0.0.1:PORT [--rate 10] [--count N]
 //     [--station ST1] [--agent A1] [--keepalive 15] [--nok-every 3]
 // Prints one JSON line per event on stdout: {"ready":true}, {"produced":seq,"resultId":…}, {"done":true}.
 import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
-import { mqttConfigSchema } from '../mqtt/config.ts';
-import { createOutbox } from '../mqtt/outbox.ts';
-import { createMqttSink } from '../mqtt/sink.ts';
+import { mqttConfigSchema } from '../../adapters/mqtt/config.ts';
+import { createOutbox } from '../../adapters/mqtt/outbox.ts';
+import { createMqttSink } from '../../adapters/mqtt/sink.ts';
 import { makeMaskPng, sampleVerdict } from './sample-verdict.ts';
 
 const { values } = parseArgs({

@@ -1,9 +1,9 @@
 // Soak benchmark (not a test): N synthetic cameras at F fps for M minutes on the real runtime, sampling RSS, open
 // file descriptors, child processes and per-station outcome counters over time. Writes bench-results/soak-*.json.
-//   node --import tsx agent/soak.ts --cameras 4 --fps 5 --minutes 10 [--interval 10] [--width 640 --height 480]
+//   node --import tsx tools/soak.ts --cameras 4 --fps 5 --minutes 10 [--interval 10] [--width 640 --height 480]
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startHarness } from './harness.ts';
+import { startHarness } from '../test/helpers/harness.ts';
 
 const { values: args } = parseArgs({
   options: {

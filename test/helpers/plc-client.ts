@@ -6,7 +6,7 @@ import {
   AttributeIds, type ClientSession, DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy,
   type StatusCode, UserTokenType, type Variant, type VariantOptions,
 } from 'node-opcua';
-import { NAMESPACE_URI } from '../opcua/sink.ts';
+import { NAMESPACE_URI } from '../../adapters/opcua/sink.ts';
 
 export interface PlcClientOptions {
   pkiDir: string; // the client's own PKI (its certificate is created there on first use)

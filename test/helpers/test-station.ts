@@ -2,7 +2,7 @@
 // yields one verdict after a processing delay, resultSeq persisted in SQLite, recipes that prepare) and feeds
 // every given sink. Not a mock of the daemon's internals: it exercises the adapters through their public contract.
 import type { Database } from 'better-sqlite3';
-import type { SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
+import type { SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../../adapters/types.ts';
 import { makeMaskPng, sampleVerdict } from './sample-verdict.ts';
 
 export class TestStation implements SinkCommands {

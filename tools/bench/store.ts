@@ -1,7 +1,7 @@
 // Store benchmark (not a test): what putting each frame on record before it is queued costs. Rounds alternate the
 // old path (one result transaction per frame) and the crash-proof one (admit row, then the result transaction that
 // removes it), so both are measured under the same load. Writes frames/s of each and their ratio as JSON.
-//   node --import tsx agent/store-bench.ts [--frames 2000] [--rounds 6]
+//   node --import tsx tools/bench/store.ts [--frames 2000] [--rounds 6]
 // fsyncs per frame: run it under `strace -f -c -e trace=fsync,fdatasync` (WAL with synchronous=NORMAL commits
 // without an fsync; SQLite fsyncs at WAL checkpoints only).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { Store, type ResultInput } from './store/store.ts';
+import { Store, type ResultInput } from '../../agent/store/store.ts';
 
 const { values: args } = parseArgs({ options: { frames: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '6' } } });
 const frames = Number(args.frames), rounds = Number(args.rounds);

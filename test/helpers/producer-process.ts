@@ -1,4 +1,4 @@
-// Spawns adapters/tools/producer.ts as a child process and follows its JSON-lines stdout (tests, bench).
+// Spawns test/helpers/producer.ts as a child process and follows its JSON-lines stdout (tests, bench).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { ulid } from 'ulid';
-import type { VerdictRecord } from '../types.ts';
+import type { VerdictRecord } from '../../adapters/types.ts';
 
 /** A 0/255 8-bit PNG mask with one defect rectangle, the way the runtime encodes it. */
 export async function makeMaskPng(width: number, height: number, box: [number, number, number, number]): Promise<Buffer> {

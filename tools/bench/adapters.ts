@@ -1,6 +1,6 @@
 // Benchmark (not a test): MQTT verdicts/s sustained to a real mosquitto through the SQLite outbox, and OPC UA
 // update latency (publishVerdict → the client's data-change notification of Result.ResultSeq; TriggerSeq write →
-// ResultSeq notification). Prints one JSON object.   node --import tsx adapters/bench.ts [--verdicts 3000]
+// ResultSeq notification). Prints one JSON object.   node --import tsx tools/bench/adapters.ts [--verdicts 3000]
 import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,16 +8,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { AttributeIds, ClientMonitoredItem, ClientSubscription, DataType, type DataValue, TimestampsToReturn } from 'node-opcua';
-import { startMosquitto } from '../test/helpers/mosquitto.ts';
-import { mqttConfigSchema } from './mqtt/config.ts';
-import { createOutbox } from './mqtt/outbox.ts';
-import { createMqttSink } from './mqtt/sink.ts';
-import { opcuaConfigSchema } from './opcua/config.ts';
-import { createOpcUaSink } from './opcua/sink.ts';
-import { createSqliteStationStore } from './opcua/state-store.ts';
-import { makeClient, Plc, trustRejected } from './tools/plc-client.ts';
-import { makeMaskPng, sampleVerdict } from './tools/sample-verdict.ts';
-import { TestStation } from './tools/test-station.ts';
+import { startMosquitto } from '../../test/helpers/mosquitto.ts';
+import { mqttConfigSchema } from '../../adapters/mqtt/config.ts';
+import { createOutbox } from '../../adapters/mqtt/outbox.ts';
+import { createMqttSink } from '../../adapters/mqtt/sink.ts';
+import { opcuaConfigSchema } from '../../adapters/opcua/config.ts';
+import { createOpcUaSink } from '../../adapters/opcua/sink.ts';
+import { createSqliteStationStore } from '../../adapters/opcua/state-store.ts';
+import { makeClient, Plc, trustRejected } from '../../test/helpers/plc-client.ts';
+import { makeMaskPng, sampleVerdict } from '../../test/helpers/sample-verdict.ts';
+import { TestStation } from '../../test/helpers/test-station.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const { values } = parseArgs({ options: { verdicts: { type: 'string', default: '3000' }, samples: { type: 'string', default: '200' } } });

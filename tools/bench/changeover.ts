@@ -1,10 +1,10 @@
 // Changeover benchmark (not a test): switching a live station between products whose shot features are cached.
 // Reports activation time p50/p95/max over many switches, plus the first (uncached, encoding) activation.
-//   node --import tsx agent/changeover-bench.ts [--switches 40] [--shots 4]
+//   node --import tsx tools/bench/changeover.ts [--switches 40] [--shots 4]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { startHarness, waitFor } from './harness.ts';
+import { startHarness, waitFor } from '../../test/helpers/harness.ts';
 
 const { values: args } = parseArgs({ options: { switches: { type: 'string', default: '40' }, shots: { type: 'string', default: '4' } } });
 const switches = Number(args.switches), shots = Number(args.shots);

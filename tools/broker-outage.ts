@@ -1,5 +1,5 @@
 // PROTOCOLS.md outage scenario (a), run as a script, not a test (it takes ~12 minutes):
-//   node --import tsx test/scripts/broker-outage.ts [--outage-min 10] [--fps 10] [--warmup-s 60]
+//   node --import tsx tools/broker-outage.ts [--outage-min 10] [--fps 10] [--warmup-s 60]
 // A real agent (CLI child, synthetic camera at --fps results/s) publishes to a real mosquitto; the broker is stopped for
 // --outage-min minutes and restored. A durable subscriber counts every resultId. Prints JSON: results stored, lost
 // (stored, never received), duplicated, resultSeq order violations, replayed count and the time to drain the backlog.
@@ -12,8 +12,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
-import { DEMO_PACK, TEST_TOKEN, waitFor } from '../../agent/harness.ts';
-import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
+import { DEMO_PACK, TEST_TOKEN, waitFor } from '../test/helpers/harness.ts';
+import { freePort, startMosquitto } from '../test/helpers/mosquitto.ts';
 
 const { values: args } = parseArgs({ options: { 'outage-min': { type: 'string', default: '10' }, fps: { type: 'string', default: '10' }, 'warmup-s': { type: 'string', default: '60' } } });
 const outageMs = Number(args['outage-min']) * 60_000, fps = Number(args.fps), warmupMs = Number(args['warmup-s']) * 1000;

@@ -1,13 +1,13 @@
-// Starts a real daemon in-process from a config object (free port, temp data folder): used by tests and agent/soak.ts.
+// Starts a real daemon in-process from a config object (free port, temp data folder): used by tests and tools/soak.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { configSchema, type AgentConfig } from './config/schema.ts';
-import { Daemon, type DaemonParts } from './daemon.ts';
-import { realParts } from './parts.ts';
+import { configSchema, type AgentConfig } from '../../agent/config/schema.ts';
+import { Daemon, type DaemonParts } from '../../agent/daemon.ts';
+import { realParts } from '../../agent/parts.ts';
 
-export const DEMO_PACK = new URL('../models/packs/demo-tiny', import.meta.url).pathname;
+export const DEMO_PACK = new URL('../../models/packs/demo-tiny', import.meta.url).pathname;
 export const TEST_TOKEN = 'test-token-1234';
 
 export interface Harness {

@@ -1,12 +1,12 @@
-// Driver CPU cost per frame (not a test): node --import tsx drivers/bench.ts [out.json]
+// Driver CPU cost per frame (not a test): node --import tsx tools/bench/drivers.ts [out.json]
 // CPU of the children (ffmpeg, gst-launch) from /proc/<pid>/stat plus this process's own, divided by frames.
 // RTSP peers: test/peers/rtsp_server.py on 127.0.0.1. GigE: arv-fake-gv-camera-0.8 inside `unshare -n`.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createFrameSource, type CameraConfigInput } from './index.ts';
-import type { PipelineSource } from './pipeline-source.ts';
-import { SyntheticLine } from './synthetic-line.ts';
-import { DEFECT_KINDS } from './config.ts';
+import { createFrameSource, type CameraConfigInput } from '../../drivers/index.ts';
+import type { PipelineSource } from '../../drivers/pipeline-source.ts';
+import { SyntheticLine } from '../../drivers/synthetic-line.ts';
+import { DEFECT_KINDS } from '../../drivers/config.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -51,7 +51,7 @@ async function measure(name: string, config: CameraConfigInput): Promise<Result>
 }
 
 async function rtsp(width: number, height: number, fps: number): Promise<Result> {
-  const server = spawn('/usr/bin/python3', [new URL('../test/peers/rtsp_server.py', import.meta.url).pathname, '--width', String(width), '--height', String(height), '--fps', String(fps)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn('/usr/bin/python3', [new URL('../../test/peers/rtsp_server.py', import.meta.url).pathname, '--width', String(width), '--height', String(height), '--fps', String(fps)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { url: string }).url)));
   try {
     return await measure(`rtsp ${width}x${height}@${fps}`, { type: 'rtsp', id: 'bench', url });
@@ -96,7 +96,7 @@ if (process.argv[2] === '--gige-inner') {
   } catch (err) {
     console.error(`bench: GigE part skipped (needs root for unshare -n): ${(err as Error).message.split('\n')[0]}`);
   }
-  const file = process.argv[2] ?? 'drivers/bench-results.json';
+  const file = process.argv[2] ?? 'tools/bench/drivers-results.json';
   writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, cores: 2, results }, null, 2)}\n`);
   for (const r of results) console.log(`${r.name.padEnd(44)} ${String(r.frames).padStart(4)} frames ${String(r.fps).padStart(7)} fps  ${String(r.totalCpuMsPerFrame).padStart(8)} ms CPU/frame (children ${r.childCpuMsPerFrame}, node ${r.nodeCpuMsPerFrame})`);
   console.log(`written to ${file}`);
