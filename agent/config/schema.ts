@@ -71,7 +71,8 @@ export const httpSchema = z.strictObject({
   publicUrl: z.string().regex(/^https?:\/\/[^/]+$/, 'http.publicUrl: like http://10.0.0.5:8080, no trailing slash').optional(),
 });
 
-/** Test-only fault injection (the hang test uses it); never set in production. */
+/** Test-only fault injection (agent/pipeline/faults.ts), never set in production. A config key, not an injected part,
+ *  because tests that start the real CLI from a YAML file (watchdog, kill -9) need it too. */
 export const faultsSchema = z.strictObject({
   /** Every inference call after the first `hangAfterCalls` sleeps `hangMs` before answering. */
   hangAfterCalls: z.number().int().min(0).optional(),
