@@ -20,7 +20,6 @@ export class Metrics {
   readonly cameraBadFrames = new Gauge({ name: 'adaptclip_camera_bad_frames', help: 'Short or mis-sized frames discarded', labelNames: ['camera'], registers: [this.registry] });
   readonly diskFree = new Gauge({ name: 'adaptclip_disk_free_bytes', help: 'Free bytes on the data folder disk', registers: [this.registry] });
   readonly opcuaLoginFailures = new Counter({ name: 'adaptclip_opcua_login_failures_total', help: 'Failed OPC UA logins, by reason (bad_credentials: unknown user or wrong password, not told apart here)', labelNames: ['reason'], registers: [this.registry] });
-  readonly healthy = new Gauge({ name: 'adaptclip_component_healthy', help: '1 when the component is healthy', labelNames: ['component'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

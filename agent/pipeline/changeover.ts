@@ -19,7 +19,6 @@ export interface ShotScore {
 export class Changeover {
   private readonly refs = new Map<string, Reference>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly listeners: ((ref: Reference) => void)[] = [];
   /** Joined few-shot memories by (pack, shot set): switching back to a product reuses its memory as is. */
   private readonly memories = new Map<string, Memory>();
   private static readonly MEMORY_CACHE = 8;
@@ -29,10 +28,6 @@ export class Changeover {
   private static readonly INPUT_CACHE = 32;
 
   constructor(private readonly store: Store, private readonly detector: () => Detector) {}
-
-  onChange(fn: (ref: Reference) => void): void {
-    this.listeners.push(fn);
-  }
 
   current(stationId: string): Reference {
     return this.refs.get(stationId) ?? {
@@ -171,7 +166,6 @@ export class Changeover {
 
   private set(ref: Reference): Reference {
     this.refs.set(ref.stationId, ref);
-    for (const fn of this.listeners) fn(ref);
     return ref;
   }
 

@@ -32,13 +32,6 @@ export class BoundedQueue<T> {
     return this.items.shift();
   }
 
-  /** Removes and returns up to `max` leading items that satisfy `match` (stops at the first that does not). */
-  takeWhile(max: number, match: (item: T) => boolean): T[] {
-    let n = 0;
-    while (n < max && n < this.items.length && match(this.items[n]!)) n++;
-    return this.items.splice(0, n);
-  }
-
   /** Removes and returns the first item matching `match`. */
   remove(match: (item: T) => boolean): T | undefined {
     const i = this.items.findIndex(match);
