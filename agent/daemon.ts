@@ -13,7 +13,8 @@ import type { Alarm, AlarmName } from '../adapters/types.ts';
 import { UnavailableError, type DetectorFactory, type FrameSource, type SinkCommands, type StationStatus, type VerdictSink } from './pipeline/ports.ts';
 import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
-import { describeIncidents, InferenceWorker, withFaults } from './pipeline/worker.ts';
+import { withFaults } from './pipeline/faults.ts';
+import { describeIncidents, InferenceWorker } from './pipeline/worker.ts';
 import { Store, StoreError, type InFlightFrame } from './store/store.ts';
 
 export interface DaemonParts {
@@ -169,7 +170,6 @@ export class Daemon {
       inferTimeoutMs: cfg.model.inferTimeoutMs,
       incidentWindowMs: cfg.model.degradedWindowS * 1000,
       log: this.log,
-      settle: (job, outcome, startedAt) => void job.owner.finish(job, outcome, startedAt),
       onBatch: (size, ms) => {
         this.metrics.batch.observe(size);
         this.metrics.inferSeconds.observe(ms / 1000);

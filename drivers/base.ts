@@ -9,7 +9,7 @@ export interface FrameInput {
   height: number;
   rgb: Buffer;
   groundTruth?: Frame['groundTruth'];
-  triggerSeq?: number;
+  triggerId?: number;
   firstByteAt?: number;
 }
 
@@ -103,7 +103,7 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
     this.delivered++;
     const frame: Frame = { cameraId: this.id, seq: ++this.seq, capturedAt: Date.now(), width, height, rgb };
     if (input.groundTruth) frame.groundTruth = input.groundTruth;
-    if (input.triggerSeq !== undefined) frame.triggerSeq = input.triggerSeq;
+    if (input.triggerId !== undefined) frame.triggerId = input.triggerId;
     if (input.firstByteAt !== undefined) frame.firstByteAt = input.firstByteAt;
     this.markAlive();
     this.emit('frame', frame);

@@ -67,16 +67,16 @@ export class FolderSource extends BaseSource {
     this.setState('stopped');
   }
 
-  async trigger(triggerSeq: number): Promise<void> {
+  async trigger(triggerId: number): Promise<void> {
     if (!this.running) throw new Error(`camera ${this.id}: not running (not started, or a non-looping folder reached its end)`);
-    if (!(await this.produce(triggerSeq))) {
+    if (!(await this.produce(triggerId))) {
       if (!this.running) throw new Error(`camera ${this.id}: reached the end of ${this.config.path} (loop is off); restart the camera or set loop: true`);
-      throw new Error(`camera ${this.id}: could not replay an image for trigger ${triggerSeq}: ${this.status().lastError ?? 'unknown'}`);
+      throw new Error(`camera ${this.id}: could not replay an image for trigger ${triggerId}: ${this.status().lastError ?? 'unknown'}`);
     }
   }
 
   /** Emits the next decodable image; undecodable files are counted as bad frames and skipped. */
-  private async produce(triggerSeq?: number): Promise<boolean> {
+  private async produce(triggerId?: number): Promise<boolean> {
     for (let attempts = 0; attempts < this.files.length && this.running; attempts++) {
       if (this.position >= this.files.length) {
         if (!this.config.loop) {
@@ -94,7 +94,7 @@ export class FolderSource extends BaseSource {
         continue;
       }
       if (!this.running) return false;
-      return this.deliver({ ...image, ...(triggerSeq === undefined ? {} : { triggerSeq }) });
+      return this.deliver({ ...image, ...(triggerId === undefined ? {} : { triggerId }) });
     }
     return false;
   }

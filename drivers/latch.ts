@@ -25,16 +25,16 @@ export function softwareTriggerOf(config: { trigger: string; triggerDelayMs: num
 }
 
 interface Pending {
-  triggerSeq: number;
+  triggerId: number;
   opensAt: number;
   timer: NodeJS.Timeout;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
-/** A frame claimed for a trigger: emit it tagged with triggerSeq, then call done(). */
+/** A frame claimed for a trigger: emit it tagged with triggerId, then call done(). */
 export interface Claim {
-  triggerSeq: number;
+  triggerId: number;
   done: () => void;
 }
 
@@ -48,21 +48,21 @@ export class TriggerLatch {
   }
 
   /** Resolves once the answering frame was emitted; rejects after the timeout, or when the source stops. */
-  arm(triggerSeq: number, now = Date.now()): Promise<void> {
+  arm(triggerId: number, now = Date.now()): Promise<void> {
     const { delayMs, timeoutMs, describe } = this.options;
-    if (this.queue.some((p) => p.triggerSeq === triggerSeq)) {
-      return Promise.reject(new Error(`${describe()}: trigger ${triggerSeq} is already waiting for a frame; use a new trigger sequence number`));
+    if (this.queue.some((p) => p.triggerId === triggerId)) {
+      return Promise.reject(new Error(`${describe()}: trigger ${triggerId} is already waiting for a frame; use a new trigger id`));
     }
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = {
-        triggerSeq,
+        triggerId,
         opensAt: now + delayMs,
         resolve,
         reject,
         timer: setTimeout(() => {
           this.remove(entry);
           const delay = delayMs > 0 ? ` (+${delayMs} ms trigger delay)` : '';
-          reject(new Error(`${describe()}: no frame for trigger ${triggerSeq} within ${timeoutMs} ms${delay}; camera ${this.options.stateText()}`));
+          reject(new Error(`${describe()}: no frame for trigger ${triggerId} within ${timeoutMs} ms${delay}; camera ${this.options.stateText()}`));
         }, delayMs + timeoutMs),
       };
       this.queue.push(entry);
@@ -76,14 +76,14 @@ export class TriggerLatch {
     if (!head || startedAt <= head.opensAt) return undefined;
     this.queue.shift();
     clearTimeout(head.timer);
-    return { triggerSeq: head.triggerSeq, done: head.resolve };
+    return { triggerId: head.triggerId, done: head.resolve };
   }
 
   /** Rejects every waiting trigger (source stopped). */
   rejectAll(reason: string): void {
     for (const entry of this.queue.splice(0)) {
       clearTimeout(entry.timer);
-      entry.reject(new Error(`${this.options.describe()}: ${reason} before trigger ${entry.triggerSeq} got a frame`));
+      entry.reject(new Error(`${this.options.describe()}: ${reason} before trigger ${entry.triggerId} got a frame`));
     }
   }
 

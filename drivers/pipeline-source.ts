@@ -80,10 +80,10 @@ export abstract class PipelineSource extends BaseSource {
   }
 
   /** Software trigger: resolves once the first frame that started arriving after it (+ delay) was emitted, tagged. */
-  async trigger(triggerSeq: number): Promise<void> {
+  async trigger(triggerId: number): Promise<void> {
     if (!this.latch) throw new Error(`${this.describe()} is free-running; set trigger: software in its config to trigger it`);
     if (!this.running) throw new Error(`${this.describe()}: not started; start the source before triggering`);
-    return this.latch.arm(triggerSeq);
+    return this.latch.arm(triggerId);
   }
 
   private stateText(): string {
@@ -307,7 +307,7 @@ export abstract class PipelineSource extends BaseSource {
     this.noteFullFrame(live);
     const claim = this.latch.claim(startedAt);
     if (!claim) return;
-    this.deliver({ ...input, triggerSeq: claim.triggerSeq });
+    this.deliver({ ...input, triggerId: claim.triggerId });
     claim.done();
   }
 

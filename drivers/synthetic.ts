@@ -30,16 +30,16 @@ export class SyntheticSource extends BaseSource {
     this.setState('stopped');
   }
 
-  async trigger(triggerSeq: number): Promise<void> {
+  async trigger(triggerId: number): Promise<void> {
     if (!this.running) throw new Error(`camera ${this.id}: not started; start the source before triggering`);
-    await this.produce(triggerSeq);
+    await this.produce(triggerId);
   }
 
-  private async produce(triggerSeq?: number): Promise<void> {
+  private async produce(triggerId?: number): Promise<void> {
     const { width, height } = this.config;
     const part = this.line.render(this.index++);
     if (!this.running) return;
     const groundTruth = part.kind === undefined ? { defect: false, mask: part.mask } : { defect: true, kind: part.kind, mask: part.mask };
-    this.deliver({ width, height, rgb: part.rgb, groundTruth, ...(triggerSeq === undefined ? {} : { triggerSeq }) });
+    this.deliver({ width, height, rgb: part.rgb, groundTruth, ...(triggerId === undefined ? {} : { triggerId }) });
   }
 }

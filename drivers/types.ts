@@ -16,7 +16,8 @@ export interface Frame {
   rgb: Buffer;
   /** Optional ground truth from the synthetic line: 0/255 mask, width*height bytes. */
   groundTruth?: { defect: boolean; kind?: string; mask?: Buffer };
-  triggerSeq?: number; // set when the frame answers a software trigger
+  /** The trigger id the frame answers (software trigger); never the PLC's TriggerSeq, which the station keeps. */
+  triggerId?: number;
 }
 
 export interface SourceStatus {
@@ -43,5 +44,5 @@ export interface FrameSource extends EventEmitter<FrameSourceEvents> {
   status(): SourceStatus;
   /** Software trigger: resolves when the triggered frame has been emitted; rejects when the source cannot
    *  (streaming sources: no qualifying frame within triggerTimeoutMs, see drivers/latch.ts). */
-  trigger?(triggerSeq: number): Promise<void>;
+  trigger?(triggerId: number): Promise<void>;
 }

@@ -65,7 +65,7 @@ test('folder replay on trigger emits one image per trigger and refuses after a n
   const { frames } = collect(source);
   await source.start();
   for (const seq of [1, 2, 3, 4]) await source.trigger!(seq);
-  t.deepEqual(frames.map((f) => f.triggerSeq), [1, 2, 3, 4]);
+  t.deepEqual(frames.map((f) => f.triggerId), [1, 2, 3, 4]);
   await t.throwsAsync(source.trigger!(5), { message: /camera f3: .*(end|not running)/ });
 });
 

@@ -86,7 +86,7 @@ test('the synthetic source free-runs near its fps with increasing seq, full-reso
   t.is(source.status().framesDelivered, count);
 });
 
-test('in software-trigger mode the source emits exactly one frame per trigger, tagged with its triggerSeq', async (t) => {
+test('in software-trigger mode the source emits exactly one frame per trigger, tagged with its triggerId', async (t) => {
   const source = createFrameSource({ type: 'synthetic', id: 'syn2', width: 128, height: 96, trigger: 'software' });
   const frames: Frame[] = [];
   source.on('frame', (f) => frames.push(f));
@@ -97,7 +97,7 @@ test('in software-trigger mode the source emits exactly one frame per trigger, t
   t.is(frames.length, 0, 'no free-run frames');
   await source.trigger!(7);
   await source.trigger!(8);
-  t.deepEqual(frames.map((f) => [f.seq, f.triggerSeq]), [[1, 7], [2, 8]]);
+  t.deepEqual(frames.map((f) => [f.seq, f.triggerId]), [[1, 7], [2, 8]]);
   await source.stop();
 });
 

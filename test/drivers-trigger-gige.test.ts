@@ -38,7 +38,7 @@ try {
   await source.trigger(7);
   report.resolvedAfterMs = Date.now() - at;
   await sleep(500);
-  report.frames = frames.map((f) => ({ triggerSeq: f.triggerSeq, startedAfterMs: f.firstByteAt - at, size: f.width + 'x' + f.height + ':' + f.rgb.length }));
+  report.frames = frames.map((f) => ({ triggerId: f.triggerId, startedAfterMs: f.firstByteAt - at, size: f.width + 'x' + f.height + ':' + f.rgb.length }));
 } catch (err) {
   report.error = err.message;
 } finally {
@@ -54,7 +54,7 @@ nsTest('GigE trigger: the fake camera free-runs, nothing is passed on until a tr
   const { stdout } = await run('unshare', ['-n', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', scenario], { timeout: 40_000 });
   const report = JSON.parse(stdout) as {
     error?: string; onlineAfterMs: number; untriggered: number; stateBeforeTrigger: string; restartsBeforeTrigger: number; resolvedAfterMs: number;
-    frames: { triggerSeq?: number; startedAfterMs: number; size: string }[]; processes: { spawned: number; reaped: number };
+    frames: { triggerId?: number; startedAfterMs: number; size: string }[]; processes: { spawned: number; reaped: number };
   };
   t.log(JSON.stringify(report));
   t.is(report.error, undefined);
@@ -63,7 +63,7 @@ nsTest('GigE trigger: the fake camera free-runs, nothing is passed on until a tr
   t.is(report.restartsBeforeTrigger, 0, 'no stall restart while idle between triggers');
   t.is(report.processes.spawned, 2, 'one gst-launch | ffmpeg pair');
   t.is(report.frames.length, 1);
-  t.is(report.frames[0]!.triggerSeq, 7);
+  t.is(report.frames[0]!.triggerId, 7);
   t.true(report.frames[0]!.startedAfterMs > 0, `frame began ${report.frames[0]!.startedAfterMs} ms after the trigger`);
   t.is(report.frames[0]!.size, `320x240:${320 * 240 * 3}`);
   t.is(report.processes.reaped, report.processes.spawned);

@@ -16,10 +16,10 @@ function collect(source: FrameSource): Frame[] {
 }
 
 /** Triggers and returns when it was accepted (epoch ms, taken just before the call) and the frame that answered it. */
-async function fire(source: FrameSource, frames: Frame[], triggerSeq: number): Promise<{ at: number; frame: Frame | undefined }> {
+async function fire(source: FrameSource, frames: Frame[], triggerId: number): Promise<{ at: number; frame: Frame | undefined }> {
   const at = Date.now();
-  await source.trigger!(triggerSeq);
-  return { at, frame: frames.find((f) => f.triggerSeq === triggerSeq) };
+  await source.trigger!(triggerId);
+  return { at, frame: frames.find((f) => f.triggerId === triggerId) };
 }
 
 test('RTSP trigger: no frame without a trigger while the stream stays online; 3 triggers give exactly 3 frames, each started after its trigger (+ delay)', async (t) => {
@@ -43,7 +43,7 @@ test('RTSP trigger: no frame without a trigger while the stream stays online; 3 
   // Two triggers in the same millisecond: served in order, one frame each.
   const [two, three] = await Promise.all([fire(plain, frames, 2), fire(plain, frames, 3)]);
   await sleep(400);
-  t.deepEqual(frames.map((f) => f.triggerSeq), [1, 2, 3], 'exactly one frame per trigger, nothing else');
+  t.deepEqual(frames.map((f) => f.triggerId), [1, 2, 3], 'exactly one frame per trigger, nothing else');
   for (const { at, frame } of [one, two, three]) {
     t.truthy(frame);
     t.true(frame!.firstByteAt! > at, `frame ${frame!.seq} began arriving ${frame!.firstByteAt! - at} ms after its trigger`);
@@ -75,7 +75,7 @@ test('RTSP trigger: frozen server → the watchdog still restarts the stream and
   const frames = collect(source);
   await source.start();
   await until('online', () => source.status().state === 'online', 10_000);
-  t.is((await fire(source, frames, 1)).frame?.triggerSeq, 1);
+  t.is((await fire(source, frames, 1)).frame?.triggerId, 1);
 
   process.kill(peer.pid, 'SIGSTOP');
   await until('offline by the stall watchdog', () => source.status().state === 'offline', 3000);
@@ -89,7 +89,7 @@ test('RTSP trigger: frozen server → the watchdog still restarts the stream and
 
   process.kill(peer.pid, 'SIGCONT');
   await until('online again', () => source.status().state === 'online', 8000);
-  t.is((await fire(source, frames, 3)).frame?.triggerSeq, 3, 'triggers work again after the reconnect');
+  t.is((await fire(source, frames, 3)).frame?.triggerId, 3, 'triggers work again after the reconnect');
 
   await peer.kill();
   // Frames the server sent before it died may still come out of ffmpeg (and would rightly answer a trigger): wait until it is down.
@@ -100,7 +100,7 @@ test('RTSP trigger: frozen server → the watchdog still restarts the stream and
   t.log(`killed: rejected after ${took} ms: ${down.message}`);
   t.regex(down.message, /camera trig3 .*no frame for trigger 4 within 800 ms; camera offline since \d+\.\d s: .*ffmpeg exited/);
   t.true(took < timeoutMs + 300);
-  t.deepEqual(frames.map((f) => f.triggerSeq), [1, 3]);
+  t.deepEqual(frames.map((f) => f.triggerId), [1, 3]);
 });
 
 test('trigger refusals: free-running stream, not started, duplicate pending seq, stopped while waiting', async (t) => {
@@ -111,7 +111,7 @@ test('trigger refusals: free-running stream, not started, duplicate pending seq,
   await t.throwsAsync(idle.trigger!(1), { message: /camera idle1 .*not started; start the source before triggering/ });
   await idle.start();
   const waiting = idle.trigger!(5);
-  await t.throwsAsync(idle.trigger!(5), { message: /trigger 5 is already waiting for a frame; use a new trigger sequence number/ });
+  await t.throwsAsync(idle.trigger!(5), { message: /trigger 5 is already waiting for a frame; use a new trigger id/ });
   await idle.stop();
   await t.throwsAsync(waiting, { message: /camera idle1 .*stopped before trigger 5 got a frame/ });
 });
@@ -132,10 +132,10 @@ test('latch rule: only a frame that began strictly after trigger + delay answers
   t.is(latch.claim(999), undefined, 'older frame');
   t.is(latch.claim(1100), undefined, 'a frame starting exactly at trigger + delay is not "after"');
   const first = latch.claim(1101)!;
-  t.is(first.triggerSeq, 1);
+  t.is(first.triggerId, 1);
   first.done();
   const second = latch.claim(1140)!;
-  t.is(second.triggerSeq, 2);
+  t.is(second.triggerId, 2);
   second.done();
   await Promise.all([a, b]);
   t.is(latch.claim(5000), undefined, 'nothing waiting: the frame is not wanted');

@@ -34,7 +34,7 @@ interface Prepared {
   size: number;
 }
 
-const WARMUP = Buffer.from(warmupFrame().data);
+const WARMUP = Buffer.from(warmupFrame().rgb);
 
 /** A thin pass-through of the real runtime detector: prepare() is the runtime's, its result is only copied aside.
  *  infer() is what the runtime's own infer() is (every frame prepared, then inferPrepared on the batch). */

@@ -1,7 +1,7 @@
 // The models/ runtime behind the pipeline's Detector port. Shot features are stored per shot (one ShotMemory each)
 // and joined into one memory at changeover, so adding or removing a shot never re-encodes the others.
 import { createDetector, deserializeShotMemory, loadPack, ShotMemory, type Pack } from '../../models/index.ts';
-import type { Detector, DetectorFactory, DetectorInput, Memory } from './ports.ts';
+import type { Detector, DetectorFactory, Memory } from './ports.ts';
 
 export interface PackDetectorOptions {
   packDir: string;
@@ -27,17 +27,15 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       logger: { warn: opts.warn },
     });
-    const raw = (img: DetectorInput) => (Buffer.isBuffer(img) ? img : { rgb: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), width: img.width, height: img.height });
     const detector: Detector = {
       packId: p.id,
       packSha: p.sha256,
       defaultThreshold: p.manifest.defaultThreshold,
       provider: det.provider,
-      encodeShot: async (img) => (await det.encodeShots([raw(img)])).serialize(),
-      modelInput: async (img) => ({ width: p.size, height: p.size, data: (await det.prepare(raw(img))).input }),
+      encodeShot: async (img) => (await det.encodeShots([img])).serialize(),
+      modelInput: async (img) => ({ width: p.size, height: p.size, rgb: (await det.prepare(img)).input }),
       memoryFrom: (features): Memory => ShotMemory.concat(features.map((f) => deserializeShotMemory(f, p))),
-      infer: async (images, memory) =>
-        (await det.infer(images.map(raw), (memory as ShotMemory | null) ?? null)).map((i) => ({ score: i.score, map: i.map, mapSize: i.size, mode: i.mode })),
+      infer: (images, memory) => det.infer(images, (memory as ShotMemory | null) ?? null),
       dispose: () => det.close(),
     };
     return detector;

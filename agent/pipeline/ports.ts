@@ -1,27 +1,20 @@
 // The pipeline's view of its neighbours. The daemon wires the real models/ runtime, drivers/ and adapters/ behind these.
 import type { NoVerdictReason } from '../../adapters/types.ts';
+import type { Inference as RuntimeInference } from '../../models/detector.ts';
+import type { RawFrame } from '../../models/image.ts';
 
 export type { Frame, FrameSource, SourceStatus } from '../../drivers/types.ts';
 export type { VerdictRecord, VerdictSink, SinkCommands, StationStatus, Alarm, NoVerdictReason } from '../../adapters/types.ts';
 
-/** Packed RGB24 image, width*height*3 bytes. */
-export interface Image {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+/** The one image type of the agent: packed RGB24 (a camera frame is one as it comes). */
+export type Image = RawFrame;
 
 /** What the runtime is given: a decoded RGB frame, or an image file's bytes (a stored shot), which the runtime
  *  decodes in the mode the official loader opens it in (alpha, palette and 16-bit files resize differently). */
 export type DetectorInput = Image | Buffer;
 
-export interface Inference {
-  score: number;
-  /** Fused anomaly map, mapSize×mapSize, row-major, 0..1. */
-  map: Float32Array;
-  mapSize: number;
-  mode: 'zero-shot' | 'few-shot';
-}
+/** The runtime's result for one frame, as far as the agent uses it. */
+export type Inference = Pick<RuntimeInference, 'score' | 'map' | 'size' | 'mode'>;
 
 /** Opaque few-shot memory built from shot features; only the detector that built it understands it. */
 export type Memory = unknown;
@@ -61,7 +54,9 @@ export interface Reference {
   detail: string;
 }
 
-export type Outcome =
+/** How a job settles: a verdict from an inference, or a NO_VERDICT with its reason (the northbound `Outcome`,
+ *  PASS/FAIL/NO_VERDICT, is decided from it when it is recorded). */
+export type Settlement =
   | { kind: 'verdict'; inference: Inference; inferenceMs: number }
   | { kind: 'no_verdict'; reason: NoVerdictReason; detail: string };
 

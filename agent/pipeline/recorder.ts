@@ -20,12 +20,12 @@ export interface RecorderDeps {
 const NO_DEFECTS = { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0] as [number, number, number, number], boxes: [] };
 
 export function createRecorder(deps: RecorderDeps): Recorder {
-  const admit: Recorder['admit'] = (station, { frame, ref, partId }) => deps.store.admitFrame({
+  const admit: Recorder['admit'] = (station, { frame, ref, partId, triggerSeq }) => deps.store.admitFrame({
     stationId: station.id,
     cameraId: station.cameraId,
     frameSeq: frame.seq,
     partId,
-    triggerSeq: frame.triggerSeq ?? 0,
+    triggerSeq,
     productId: ref.productId,
     recipeId: ref.recipeId,
     recipeName: ref.recipeName,
@@ -43,7 +43,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     const resultId = ulid();
     if (outcome.kind === 'verdict') {
       const inf = outcome.inference;
-      judged = judgeFrame(sanitize(inf.score), inf.map, inf.mapSize, frame, { threshold: ref.threshold });
+      judged = judgeFrame(sanitize(inf.score), inf.map, inf.size, frame, { threshold: ref.threshold });
       const wantMask = station.entry.keepMasks === 'all' || (judged.verdict === 'fail' && judged.defects.count > 0);
       if (wantMask) {
         const png = await maskPng(judged);
@@ -57,7 +57,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       stationId: station.id,
       cameraId: station.cameraId,
       partId: job.partId,
-      triggerSeq: frame.triggerSeq ?? 0,
+      triggerSeq: job.triggerSeq,
       recipeId: ref.recipeId,
       recipeName: ref.recipeName,
       modelVersion: deps.packId(),

@@ -3,9 +3,9 @@ import type { FrameVerdict } from '../../models/verdict.ts';
 import type { CameraEntry } from '../config/schema.ts';
 import type { Changeover } from './changeover.ts';
 import type { InFlightFrame } from '../store/store.ts';
-import type { Frame, FrameSource, NoVerdictReason, Outcome, SourceStatus, VerdictRecord } from './ports.ts';
+import type { Frame, FrameSource, NoVerdictReason, Settlement, SourceStatus, VerdictRecord } from './ports.ts';
 import { BoundedQueue } from './queue.ts';
-import type { InferenceWorker, Job } from './worker.ts';
+import type { InferenceWorker, Job, JobOwner } from './worker.ts';
 
 /** Timed-out triggers remembered so that their late frames still get exactly one outcome. */
 const MAX_REMEMBERED_TIMEOUTS = 1000;
@@ -24,7 +24,7 @@ export interface LiveView {
 }
 
 /** Settles one job: judge, store, publish. Every captured frame passes through here exactly once. */
-export type Settle = (station: Station, job: Job, outcome: Outcome, startedAt: number) => Promise<VerdictRecord | null>;
+export type Settle = (station: Station, job: Job, settlement: Settlement, startedAt: number) => Promise<VerdictRecord | null>;
 
 /** Where outcomes go: `admit` puts a frame on record before it is queued (so a crash cannot lose it), `settle`
  *  records its one outcome (and takes it off that record in the same transaction). */
@@ -54,7 +54,7 @@ export interface TriggerReceipt {
 /** Trigger ids are shared by all stations of the process, so a hot-reloaded station never reuses its predecessor's. */
 let lastTriggerId = 0;
 
-export class Station {
+export class Station implements JobOwner {
   readonly id: string;
   readonly cameraId: string;
   readonly queue: BoundedQueue<Job>;
@@ -114,7 +114,7 @@ export class Station {
   /** After the worker stopped: whatever is still queued is accounted for, then wait until every record is written. */
   async drain(): Promise<void> {
     this.worker.detach(this.id);
-    for (const job of this.queue.drain()) this.finish(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, Date.now());
+    for (const job of this.queue.drain()) this.settle(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, Date.now());
     while (this.settling.size) await Promise.allSettled([...this.settling]);
   }
 
@@ -132,7 +132,7 @@ export class Station {
       if (this.awaiting.delete(ticket.triggerId)) {
         // No frame came: still exactly one outcome for this trigger.
         this.counters.captured++;
-        void this.finish(this.frameless(ticket), { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, Date.now());
+        void this.settle(this.frameless(ticket), { kind: 'no_verdict', reason: 'camera_error', detail: (err as Error).message }, Date.now());
       }
     }
     return { triggerId: ticket.triggerId, triggerSeq: ticket.plcTriggerSeq };
@@ -150,16 +150,16 @@ export class Station {
       // A late frame that never comes must not grow this forever: forget the oldest beyond a generous bound.
       if (this.timedOut.size > MAX_REMEMBERED_TIMEOUTS) this.timedOut.delete(this.timedOut.keys().next().value!);
       this.counters.captured++;
-      return this.finish(this.frameless({ ...ticket, partId }), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
+      return this.settle(this.frameless({ ...ticket, partId }), { kind: 'no_verdict', reason: 'timeout', detail }, Date.now());
     }
     const queued = this.queue.remove((j) => isIt(this.tickets.get(j)));
-    return queued ? this.finish(queued, { kind: 'no_verdict', reason: 'timeout', detail }, Date.now()) : null;
+    return queued ? this.settle(queued, { kind: 'no_verdict', reason: 'timeout', detail }, Date.now()) : null;
   }
 
   private frameless(ticket: TriggerTicket): Job {
     const now = Date.now();
-    const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerSeq: ticket.triggerId };
-    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId: ticket.partId, owner: this };
+    const frame: Frame = { cameraId: this.cameraId, seq: 0, capturedAt: now, width: 0, height: 0, rgb: Buffer.alloc(0), triggerId: ticket.triggerId };
+    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: now, partId: ticket.partId, triggerSeq: 0, owner: this };
     this.tickets.set(job, ticket);
     return job;
   }
@@ -167,23 +167,23 @@ export class Station {
   private onFrame(frame: Frame): void {
     this.counters.captured++;
     this.latestFrame = frame;
-    // frame.triggerSeq is the trigger id this station gave the camera (drivers/latch.ts tags it).
-    const id = frame.triggerSeq;
+    // The trigger id this station gave the camera (drivers/latch.ts tags the frame with it).
+    const id = frame.triggerId;
     const late = id === undefined ? undefined : this.timedOut.get(id);
     const ticket = id === undefined ? undefined : (this.awaiting.get(id) ?? late);
     if (id !== undefined) {
       this.awaiting.delete(id);
       this.timedOut.delete(id);
     }
-    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId: ticket?.partId ?? '', owner: this };
+    const job: Job = { frame, ref: this.changeover.current(this.id), enqueuedAt: Date.now(), partId: ticket?.partId ?? '', triggerSeq: 0, owner: this };
     if (ticket) this.tickets.set(job, ticket);
     const now = Date.now();
     if (late) {
-      void this.finish(job, { kind: 'no_verdict', reason: 'timeout', detail: 'frame arrived after its trigger timed out' }, now);
+      void this.settle(job, { kind: 'no_verdict', reason: 'timeout', detail: 'frame arrived after its trigger timed out' }, now);
       return;
     }
-    if (this.stopping) return void this.finish(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, now);
-    if (job.ref.state !== 'ready') return void this.finish(job, { kind: 'no_verdict', reason: 'no_reference', detail: job.ref.detail }, now);
+    if (this.stopping) return void this.settle(job, { kind: 'no_verdict', reason: 'dropped', detail: 'agent shutting down' }, now);
+    if (job.ref.state !== 'ready') return void this.settle(job, { kind: 'no_verdict', reason: 'no_reference', detail: job.ref.detail }, now);
     try {
       job.inFlightId = this.recorder.admit(this, this.forRecord(job, { keepTicket: true }));
     } catch (err) {
@@ -191,7 +191,7 @@ export class Station {
       this.log.warn({ station: this.id, err: (err as Error).message }, 'could not put a frame on record before queueing it');
     }
     const dropped = this.queue.push(job);
-    if (dropped) void this.finish(dropped, { kind: 'no_verdict', reason: 'dropped', detail: `queue full (${this.queue.capacity}, ${this.queue.policy})` }, Date.now());
+    if (dropped) void this.settle(dropped, { kind: 'no_verdict', reason: 'dropped', detail: `queue full (${this.queue.capacity}, ${this.queue.policy})` }, Date.now());
     if (dropped !== job) this.worker.notify();
   }
 
@@ -200,23 +200,23 @@ export class Station {
     return this.counters.captured - Object.values(this.counters.outcomes).reduce((a, b) => a + b, 0);
   }
 
-  /** Called by the worker (via the daemon) and by the station itself; records and counts the outcome. */
-  finish(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
-    return this.record(this.forRecord(job), outcome, startedAt);
+  /** Called by the worker and by the station itself; records and counts the job's one outcome. */
+  settle(job: Job, settlement: Settlement, startedAt: number): Promise<VerdictRecord | null> {
+    return this.record(this.forRecord(job), settlement, startedAt);
   }
 
   /** A frame admitted before a crash (or kill) that never got its outcome: it gets NO_VERDICT{interrupted} now,
    *  counted here as captured and settled. */
   recordInterrupted(row: InFlightFrame, detail: string): Promise<VerdictRecord | null> {
     this.counters.captured++;
-    const frame: Frame = { cameraId: row.cameraId, seq: row.frameSeq, capturedAt: row.capturedAt, width: row.width, height: row.height, rgb: Buffer.alloc(0), ...(row.triggerSeq ? { triggerSeq: row.triggerSeq } : {}) };
+    const frame: Frame = { cameraId: row.cameraId, seq: row.frameSeq, capturedAt: row.capturedAt, width: row.width, height: row.height, rgb: Buffer.alloc(0) };
     const ref = { ...this.changeover.current(this.id), productId: row.productId, recipeId: row.recipeId, recipeName: row.recipeName, version: row.referenceVersion, shots: row.shots, threshold: row.threshold };
-    const job: Job = { frame, ref, enqueuedAt: row.capturedAt, partId: row.partId, owner: this, inFlightId: row.id };
+    const job: Job = { frame, ref, enqueuedAt: row.capturedAt, partId: row.partId, triggerSeq: row.triggerSeq, owner: this, inFlightId: row.id };
     return this.record(job, { kind: 'no_verdict', reason: 'interrupted', detail }, Date.now());
   }
 
-  private record(job: Job, outcome: Outcome, startedAt: number): Promise<VerdictRecord | null> {
-    const p = this.recorder.settle(this, job, outcome, startedAt)
+  private record(job: Job, settlement: Settlement, startedAt: number): Promise<VerdictRecord | null> {
+    const p = this.recorder.settle(this, job, settlement, startedAt)
       .then((v) => {
         if (v) {
           if (v.outcome !== 'NO_VERDICT') {
@@ -241,14 +241,9 @@ export class Station {
    *  id, so that the result the HTTP trigger answered with {triggerId} can be found in the store. */
   private forRecord(job: Job, opts: { keepTicket?: boolean } = {}): Job {
     const ticket = this.tickets.get(job);
-    if (!ticket && job.frame.triggerSeq === undefined) return job;
+    if (!ticket) return job;
     if (!opts.keepTicket) this.tickets.delete(job);
-    // A trigger id must never reach a sink as a triggerSeq.
-    const { triggerSeq: _triggerId, ...frame } = job.frame;
-    return {
-      ...job,
-      frame: ticket ? { ...frame, seq: ticket.triggerId, ...(ticket.plcTriggerSeq ? { triggerSeq: ticket.plcTriggerSeq } : {}) } : frame,
-    };
+    return { ...job, frame: { ...job.frame, seq: ticket.triggerId }, triggerSeq: ticket.plcTriggerSeq };
   }
 
   oldestQueuedAgeMs(now = Date.now()): number {

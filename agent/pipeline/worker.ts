@@ -1,5 +1,5 @@
 // One inference worker per device: it batches frames across cameras and survives hung or failing sessions.
-import { UnavailableError, type Frame, type Detector, type DetectorFactory, type DetectorInput, type Image, type Outcome, type Reference } from './ports.ts';
+import { UnavailableError, type Frame, type Detector, type DetectorFactory, type DetectorInput, type Image, type Reference, type Settlement } from './ports.ts';
 import type { BoundedQueue } from './queue.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -8,10 +8,16 @@ export interface Job {
   ref: Reference;
   enqueuedAt: number;
   partId: string;
-  /** The station object that captured it: its outcome is counted there even after a hot reload replaced it. */
-  owner: { finish(job: Job, outcome: Outcome, startedAt: number): unknown };
+  /** The PLC's TriggerSeq when the PLC triggered this frame, else 0 (a trigger id is never one). */
+  triggerSeq: number;
+  /** The station object that captured it: the worker settles the job there, even after a hot reload replaced it. */
+  owner: JobOwner;
   /** Its row in the store's frames in flight, from when it was queued until its outcome is recorded. */
   inFlightId?: number;
+}
+
+export interface JobOwner {
+  settle(job: Job, settlement: Settlement, startedAt: number): unknown;
 }
 
 export interface JobSource {
@@ -24,8 +30,6 @@ export interface WorkerOptions {
   maxBatch: number;
   batchTimeoutMs: number;
   inferTimeoutMs: number;
-  /** Called once per job with its outcome; the worker never drops a job without calling it. */
-  settle: (job: Job, outcome: Outcome, startedAt: number) => void;
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void };
   onBatch?: (size: number, ms: number) => void;
   /** Bound on one session's warm-up (it runs outside inferTimeoutMs); default max(60 s, 10 × inferTimeoutMs). */
@@ -178,11 +182,12 @@ export class InferenceWorker {
   private async run(batch: Job[]): Promise<void> {
     const detector = this.detector!;
     const startedAt = Date.now();
-    const images: Image[] = batch.map((j) => imageOf(j.frame));
     this.current = batch;
     this.busy = batch.length;
     let timer: NodeJS.Timeout | undefined;
-    const call = detector.infer(images, batch[0]!.ref.memory);
+    // The camera's full-resolution frame as it came: the runtime resizes it to S×S itself (Pillow-exact, the model's
+    // preprocessing), so no driver-scaled copy can reach the model.
+    const call = detector.infer(batch.map((j) => j.frame), batch[0]!.ref.memory);
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.inferTimeoutMs)));
     const result = await Promise.race([call.then((v) => ({ ok: v }), (e: unknown) => ({ err: e })), timeout]);
     clearTimeout(timer);
@@ -193,7 +198,7 @@ export class InferenceWorker {
       this.lastError = `inference hung for more than ${this.opts.inferTimeoutMs} ms`;
       this.opts.log.error({ batch: batch.length, ms }, 'inference hung; frames become NO_VERDICT{timeout}, recreating the session');
       this.incident('timeout', batch.length);
-      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'timeout', detail: this.lastError }, startedAt);
+      for (const job of batch) job.owner.settle(job, { kind: 'no_verdict', reason: 'timeout', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
     }
@@ -201,19 +206,19 @@ export class InferenceWorker {
       this.lastError = `inference failed: ${result.err instanceof Error ? result.err.message : String(result.err)}`;
       this.opts.log.error({ batch: batch.length }, `${this.lastError}; recreating the session`);
       this.incident('error');
-      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
+      for (const job of batch) job.owner.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
     }
     if (result.ok.length !== batch.length) {
       this.lastError = `detector returned ${result.ok.length} results for ${batch.length} frames`;
       this.incident('error');
-      for (const job of batch) this.opts.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
+      for (const job of batch) job.owner.settle(job, { kind: 'no_verdict', reason: 'model_error', detail: this.lastError }, startedAt);
       this.abandon(detector, call);
       return;
     }
     this.opts.onBatch?.(batch.length, ms);
-    batch.forEach((job, i) => this.opts.settle(job, { kind: 'verdict', inference: result.ok[i]!, inferenceMs: ms }, startedAt));
+    batch.forEach((job, i) => job.owner.settle(job, { kind: 'verdict', inference: result.ok[i]!, inferenceMs: ms }, startedAt));
   }
 
   /** One inference per graph (zero-shot, few-shot with a one-shot memory) and per batch size in use (1 and maxBatch),
@@ -299,52 +304,7 @@ export function describeIncidents(r: RecentIncidents): string {
 /** A synthetic 320×240 frame (a gradient, larger than the runtime's inline-resize size, so the resize threads start). */
 export function warmupFrame(): Image {
   const width = 320, height = 240;
-  const data = Buffer.alloc(width * height * 3);
-  for (let p = 0; p < width * height; p++) data.fill(((p % width) + Math.floor(p / width)) & 255, p * 3, p * 3 + 3);
-  return { width, height, data };
-}
-
-/** The frame the detector is given: always the camera's full-resolution RGB; the runtime resizes it to S×S itself
- *  (Pillow-exact bicubic, the model's preprocessing), so no driver-scaled copy can reach the model. */
-export function imageOf(frame: Frame): Image {
-  return { width: frame.width, height: frame.height, data: frame.rgb };
-}
-
-/** Test-only fault injection: after `hangAfterCalls` calls the next `hangCalls` calls sleep `hangMs` first;
- *  after `failAfterCalls` calls the next `failCalls` calls throw (warm-up calls are not counted); with `coldMs`, each
- *  new session's first call per graph and batch size sleeps `coldMs` first, warm-up or not (a cold session). */
-export function withFaults(
-  factory: DetectorFactory,
-  faults: { hangAfterCalls?: number; hangCalls: number; hangMs: number; failAfterCalls?: number; failCalls: number; coldMs?: number } | undefined,
-): DetectorFactory {
-  if (!faults || (faults.hangAfterCalls === undefined && faults.failAfterCalls === undefined && faults.coldMs === undefined)) return factory;
-  let calls = 0;
-  return async () => {
-    const d = await factory();
-    const warm = new Set<string>(); // per session
-    return {
-      get packId() { return d.packId; },
-      get packSha() { return d.packSha; },
-      get defaultThreshold() { return d.defaultThreshold; },
-      get provider() { return d.provider; },
-      encodeShot: (img) => d.encodeShot(img),
-      ...(d.modelInput ? { modelInput: (img: DetectorInput) => d.modelInput!(img) } : {}),
-      memoryFrom: (f) => d.memoryFrom(f),
-      dispose: () => d.dispose(),
-      infer: async (images, memory, opts) => {
-        const key = `${memory === null ? 'zero' : 'few'}-shot×${images.length}`;
-        if (faults.coldMs !== undefined && !warm.has(key)) {
-          warm.add(key);
-          await sleep(faults.coldMs);
-        }
-        if (opts?.warmup) return d.infer(images, memory, opts);
-        calls++;
-        const hang = faults.hangAfterCalls;
-        if (hang !== undefined && calls > hang && calls <= hang + faults.hangCalls) await sleep(faults.hangMs);
-        const fail = faults.failAfterCalls;
-        if (fail !== undefined && calls > fail && calls <= fail + faults.failCalls) throw new Error(`injected session failure (call ${calls})`);
-        return d.infer(images, memory);
-      },
-    };
-  };
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let p = 0; p < width * height; p++) rgb.fill(((p % width) + Math.floor(p / width)) & 255, p * 3, p * 3 + 3);
+  return { width, height, rgb };
 }
