@@ -77,7 +77,10 @@ function sabotageNextStep(storeFile: string): string {
     const table = /CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)"?/i.exec(step.up);
     const column = /ALTER TABLE "?(\w+)"? ADD COLUMN "?(\w+)"?/i.exec(step.up);
     const index = /CREATE INDEX (?:IF NOT EXISTS )?"?(\w+)"? ON "?(\w+)"?/i.exec(step.up);
-    if (index) db.exec(`CREATE INDEX "${index[1]}" ON "${index[2]}"(${/\((\w+)/.exec(step.up)![1]})`);
+    // A step that only creates what is missing (IF NOT EXISTS) fails on a table under the name of one of its indexes.
+    const idempotent = !/CREATE (?:TABLE|(?:UNIQUE )?INDEX) (?!IF NOT EXISTS)/i.test(step.up) && index;
+    if (idempotent) db.exec(`CREATE TABLE "${idempotent[1]}" (planted INTEGER); INSERT INTO "${idempotent[1]}" VALUES (42)`);
+    else if (index) db.exec(`CREATE INDEX "${index[1]}" ON "${index[2]}"(${/\((\w+)/.exec(step.up)![1]})`);
     else if (table) db.exec(`CREATE TABLE "${table[1]}" (planted INTEGER); INSERT INTO "${table[1]}" VALUES (42)`);
     else if (column) db.exec(`ALTER TABLE "${column[1]}" ADD COLUMN "${column[2]}" INTEGER`);
     else throw new Error(`teach sabotageNextStep how to make migration ${LATEST_VERSION} fail`);
@@ -96,6 +99,6 @@ test('a failed migration leaves the old store as it was, and the daemon exits sa
   await writeConfig(configFile, join(dir, 'data'), await port);
   const err = await t.throwsAsync(run(process.execPath, ['agent/bin.js', 'run', '--config', configFile], { timeout: 30_000 })) as Error & { code: number; stderr: string };
   t.is(err.code, 1);
-  t.regex(err.stderr, /^adaptclip-edge: .*migration from schema \d+ to \d+ failed \(.*(already exists|duplicate column).*\); the store was left at schema \d+, unchanged/m);
+  t.regex(err.stderr, /^adaptclip-edge: .*migration from schema \d+ to \d+ failed \(.*(already exists|duplicate column|there is already a table named).*\); the store was left at schema \d+, unchanged/m);
   t.deepEqual(contents(storeFile), before);
 });

@@ -1,5 +1,4 @@
 import test from 'ava';
-import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket } from 'mqtt';
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -8,6 +7,7 @@ import { join } from 'node:path';
 import { mqttConfigSchema } from '../adapters/mqtt/config.ts';
 import { createOutbox } from '../adapters/mqtt/outbox.ts';
 import { createMqttSink } from '../adapters/mqtt/sink.ts';
+import { openDatabase } from '../agent/store/db.ts';
 import { spawnProducer } from './helpers/producer-process.ts';
 import { makeMaskPng, sampleVerdict } from './helpers/sample-verdict.ts';
 import type { SinkCommands, StationStatus } from '../adapters/types.ts';
@@ -45,7 +45,7 @@ const json = (m: Msg) => JSON.parse(m.payload.toString()) as Record<string, any>
 
 test('verdict, mask, alarm and retained status/online arrive with the documented topics and payloads', async (t) => {
   const broker = await startMosquitto();
-  const db = new Database(join(tmp(), 'agent.db'));
+  const db = openDatabase(join(tmp(), 'agent.db'));
   const config = mqttConfigSchema.parse({ url: broker.url, site: 'plant1', line: 'L2', agentId: 'edge-7' });
   const connection: boolean[] = [];
   const sink = createMqttSink(config, { outbox: createOutbox(db, config.outbox), agentVersion: '0.1.0', onConnectionChange: (up) => connection.push(up) });
@@ -157,7 +157,7 @@ test('after kill -9 of the publishing process the retained online becomes false 
 });
 
 test('a full outbox drops masks before verdicts, counts the drops and raises its flag; old rows age out', async (t) => {
-  const db = new Database(join(tmp(), 'agent.db'));
+  const db = openDatabase(join(tmp(), 'agent.db'));
   const drops: string[] = [];
   const outbox = createOutbox(db, { maxMessages: 10, maxBytes: 10_000_000, maxAgeS: 3600 }, (kind, n) => drops.push(`${kind}:${n}`));
   const png = await makeMaskPng(64, 48, [1, 1, 5, 5]);
@@ -191,7 +191,7 @@ test('bad MQTT config is refused with a message naming the key', (t) => {
 });
 
 test('a missing TLS file fails start() with one clear line', async (t) => {
-  const db = new Database(':memory:');
+  const db = openDatabase(':memory:');
   const config = mqttConfigSchema.parse({ url: 'mqtts://127.0.0.1:1', site: 's', line: 'l', agentId: 'a', tls: { caFile: '/nonexistent/ca.pem' } });
   const sink = createMqttSink(config, { outbox: createOutbox(db, config.outbox), agentVersion: 'x' });
   const err = await t.throwsAsync(sink.start(NO_COMMANDS));
@@ -201,7 +201,7 @@ test('a missing TLS file fails start() with one clear line', async (t) => {
 
 test('a full outbox during an outage is announced with an OutboxFull alarm and keeps the newest verdicts', async (t) => {
   const broker = await startMosquitto();
-  const db = new Database(join(tmp(), 'agent.db'));
+  const db = openDatabase(join(tmp(), 'agent.db'));
   const config = mqttConfigSchema.parse({ url: broker.url, site: 's', line: 'l', agentId: 'full', reconnectPeriodMs: 200, outbox: { maxMessages: 4 } });
   const outbox = createOutbox(db, config.outbox);
   const sink = createMqttSink(config, { outbox, agentVersion: 'x' });
@@ -241,7 +241,7 @@ test('a full outbox during an outage is announced with an OutboxFull alarm and k
 
 test('a graceful stop delivers what is still queued before it disconnects; the outbox ends empty', async (t) => {
   const broker = await startMosquitto();
-  const db = new Database(join(tmp(), 'agent.db'));
+  const db = openDatabase(join(tmp(), 'agent.db'));
   const config = mqttConfigSchema.parse({ url: broker.url, site: 's', line: 'l', agentId: 'flush1' });
   const outbox = createOutbox(db, config.outbox);
   const sink = createMqttSink(config, { outbox, agentVersion: '0.1.0' });

@@ -2,7 +2,6 @@
 // the user exists or not (no user enumeration by timing); failed logins are logged (rate-limited, never the
 // password), counted in /metrics and slowed down; opcua.host restricts the listening address.
 import test from 'ava';
-import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink, type OpcUaSinkDeps } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
 import { createUserManager, hashPassword, type LoginFailure } from '../adapters/opcua/users.ts';
+import { openDatabase } from '../agent/store/db.ts';
 import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
 import { TestStation } from './helpers/test-station.ts';
 import { startHarness } from './helpers/harness.ts';
@@ -20,7 +20,7 @@ import { connectPlc } from './helpers/plc.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'opcua-logins-'));
-const db = new Database(join(dir, 'agent.db'));
+const db = openDatabase(join(dir, 'agent.db'));
 const PLC_PW = 'Plc-Secret-Pw-77';
 const users = [
   { username: 'plc', passwordHash: hashPassword(PLC_PW), role: 'plc' },

@@ -1,6 +1,5 @@
 // OPC UA security against the real server: SignAndEncrypt only, users and roles, PKI trust via rejected/ → trusted/.
 import test from 'ava';
-import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +8,12 @@ import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
 import { hashPassword } from '../adapters/opcua/users.ts';
+import { openDatabase } from '../agent/store/db.ts';
 import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
 import { TestStation } from './helpers/test-station.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'opcua-sec-'));
-const db = new Database(join(dir, 'agent.db'));
+const db = openDatabase(join(dir, 'agent.db'));
 const users = [
   { username: 'plc', passwordHash: hashPassword('plc-secret'), role: 'plc' },
   { username: 'viewer', password: 'viewer-pw', role: 'viewer' },

@@ -1,6 +1,5 @@
 // The PLC handshake against the real OPC UA server, with a real node-opcua client acting as the PLC.
 import test from 'ava';
-import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +9,13 @@ import {
 import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink, type OpcUaSink } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
+import { openDatabase } from '../agent/store/db.ts';
 import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
 import { TestStation } from './helpers/test-station.ts';
 import type { Alarm } from '../adapters/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'opcua-hs-'));
-const db = new Database(join(dir, 'agent.db'));
+const db = openDatabase(join(dir, 'agent.db'));
 const config = opcuaConfigSchema.parse({
   port: 0, hostname: '127.0.0.1', dataDir: dir, stations: ['ST1'], triggerTimeoutMs: 600, plcHeartbeatTimeoutMs: 500,
   users: [{ username: 'plc', password: 'plc-pw', role: 'plc' }, { username: 'op', password: 'op-pw', role: 'operator' }],

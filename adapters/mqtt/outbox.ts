@@ -1,4 +1,4 @@
-// Store-and-forward outbox for MQTT, in the daemon's own SQLite database (better-sqlite3).
+// Store-and-forward outbox for MQTT, in the daemon's own SQLite database (better-sqlite3), table made by the agent store.
 // The daemon calls enqueue() inside the transaction that records the result, so a result is either
 // recorded AND queued for MQTT, or neither. The publisher drains oldest first and deletes on PUBACK.
 import type { Database } from 'better-sqlite3';
@@ -47,27 +47,13 @@ export interface Outbox {
 
 const TABLE = 'mqtt_outbox';
 
+// The seam: a database handle, not a store interface. enqueue() must run on the connection, and inside the
+// transaction, that records the result, and the queue's own SQL (drop order, byte totals) belongs with the queue.
+// The table is the agent store's (agent/store/migrations.ts, schema 4); this module never creates or alters it.
 export function createOutbox(db: Database, limits: OutboxLimits, onDrop?: (kind: OutboxKind, count: number, why: 'full' | 'age') => void): Outbox {
-  // WAL lets the publisher read while the daemon writes; a crash of the process loses no committed row.
-  if (!db.inTransaction && !db.memory && db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS ${TABLE} (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      kind TEXT NOT NULL CHECK (kind IN ('verdict','mask','alarm')),
-      station_id TEXT NOT NULL,
-      result_id TEXT,
-      result_seq INTEGER,
-      topic TEXT NOT NULL,
-      payload BLOB NOT NULL,
-      props TEXT,
-      created_at INTEGER NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      bytes INTEGER NOT NULL
-    );
-    CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_result ON ${TABLE}(kind, result_id) WHERE result_id IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS ${TABLE}_kind ON ${TABLE}(kind, id);
-    CREATE INDEX IF NOT EXISTS ${TABLE}_age ON ${TABLE}(created_at);
-  `);
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TABLE)) {
+    throw new Error(`MQTT outbox: table ${TABLE} is missing in ${db.name}; the agent store creates it (schema 4): open the database with the agent's Store first`);
+  }
   const insert = db.prepare(
     `INSERT OR IGNORE INTO ${TABLE} (kind, station_id, result_id, result_seq, topic, payload, props, created_at, bytes) VALUES (?,?,?,?,?,?,?,?,?)`,
   );

@@ -44,8 +44,14 @@ export interface StationStateStore {
   save(stationId: string, state: StationState): void;
 }
 
+const TABLE = 'opcua_station_state';
+
+/** Takes the agent's database handle, for the one table the agent store made for it (agent/store/migrations.ts,
+ * schema 4): the state is this adapter's JSON, the store only keeps it. */
 export function createSqliteStationStore(db: Database): StationStateStore {
-  db.exec('CREATE TABLE IF NOT EXISTS opcua_station_state (station_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL)');
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TABLE)) {
+    throw new Error(`OPC UA station state: table ${TABLE} is missing in ${db.name}; the agent store creates it (schema 4): open the database with the agent's Store first`);
+  }
   const get = db.prepare('SELECT state FROM opcua_station_state WHERE station_id = ?');
   const put = db.prepare('INSERT INTO opcua_station_state (station_id, state, updated_at) VALUES (?,?,?) ON CONFLICT(station_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at');
   return {

@@ -123,6 +123,32 @@ export const MIGRATIONS: Migration[] = [
     `,
     down: 'DROP TABLE frames_in_flight;',
   },
+  {
+    version: 4,
+    description: "the adapters' tables, owned by the store from now on: the MQTT outbox and the OPC UA station state",
+    // Agents of schema 3 let the adapters create these tables with these very statements; IF NOT EXISTS keeps those
+    // tables and their rows (results waiting for the broker, the PLC handshake state) exactly as they are.
+    up: `
+      CREATE TABLE IF NOT EXISTS mqtt_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('verdict','mask','alarm')),
+        station_id TEXT NOT NULL,
+        result_id TEXT,
+        result_seq INTEGER,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        props TEXT,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS mqtt_outbox_result ON mqtt_outbox(kind, result_id) WHERE result_id IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS mqtt_outbox_kind ON mqtt_outbox(kind, id);
+      CREATE INDEX IF NOT EXISTS mqtt_outbox_age ON mqtt_outbox(created_at);
+      CREATE TABLE IF NOT EXISTS opcua_station_state (station_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    `,
+    down: 'DROP TABLE opcua_station_state; DROP TABLE mqtt_outbox;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;

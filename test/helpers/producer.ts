@@ -4,11 +4,11 @@
 //   node --import tsx test/helpers/producer.ts --db FILE --url mqtt://127.0.0.1:PORT [--rate 10] [--count N]
 //     [--station ST1] [--agent A1] [--keepalive 15] [--nok-every 3]
 // Prints one JSON line per event on stdout: {"ready":true}, {"produced":seq,"resultId":…}, {"done":true}.
-import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import { mqttConfigSchema } from '../../adapters/mqtt/config.ts';
 import { createOutbox } from '../../adapters/mqtt/outbox.ts';
 import { createMqttSink } from '../../adapters/mqtt/sink.ts';
+import { openDatabase } from '../../agent/store/db.ts';
 import { makeMaskPng, sampleVerdict } from './sample-verdict.ts';
 
 const { values } = parseArgs({
@@ -22,9 +22,7 @@ if (!values.db || !values.url) {
   console.error('producer: --db FILE and --url mqtt://host:port are required');
   process.exit(2);
 }
-const db = new Database(values.db);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
+const db = openDatabase(values.db); // the agent's database, as its store makes it (WAL, synchronous NORMAL, every table)
 db.exec('CREATE TABLE IF NOT EXISTS sim_results (station_id TEXT NOT NULL, result_seq INTEGER NOT NULL, result_id TEXT NOT NULL, PRIMARY KEY (station_id, result_seq))');
 const config = mqttConfigSchema.parse({ url: values.url, site: 'site1', line: 'line1', agentId: values.agent, keepaliveS: Number(values.keepalive), reconnectPeriodMs: 500 });
 const outbox = createOutbox(db, config.outbox);

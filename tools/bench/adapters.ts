@@ -1,7 +1,6 @@
 // Benchmark (not a test): MQTT verdicts/s sustained to a real mosquitto through the SQLite outbox, and OPC UA
 // update latency (publishVerdict → the client's data-change notification of Result.ResultSeq; TriggerSeq write →
 // ResultSeq notification). Prints one JSON object.   node --import tsx tools/bench/adapters.ts [--verdicts 3000]
-import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { createMqttSink } from '../../adapters/mqtt/sink.ts';
 import { opcuaConfigSchema } from '../../adapters/opcua/config.ts';
 import { createOpcUaSink } from '../../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../../adapters/opcua/state-store.ts';
+import { openDatabase } from '../../agent/store/db.ts';
 import { makeClient, Plc, trustRejected } from '../../test/helpers/plc-client.ts';
 import { makeMaskPng, sampleVerdict } from '../../test/helpers/sample-verdict.ts';
 import { TestStation } from '../../test/helpers/test-station.ts';
@@ -29,8 +29,7 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 async function benchMqtt() {
   const broker = await startMosquitto();
   const dir = mkdtempSync(join(tmpdir(), 'bench-mqtt-'));
-  const db = new Database(join(dir, 'agent.db'));
-  db.pragma('synchronous = NORMAL');
+  const db = openDatabase(join(dir, 'agent.db'));
   const config = mqttConfigSchema.parse({ url: broker.url, site: 's', line: 'l', agentId: 'bench', maxInFlight: 64 });
   const outbox = createOutbox(db, config.outbox);
   const sink = createMqttSink(config, { outbox, agentVersion: 'bench' });
@@ -66,7 +65,7 @@ async function benchMqtt() {
 
 async function benchOpcUa() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-opcua-'));
-  const db = new Database(join(dir, 'agent.db'));
+  const db = openDatabase(join(dir, 'agent.db'));
   const config = opcuaConfigSchema.parse({ port: 0, hostname: '127.0.0.1', dataDir: dir, stations: ['ST1'], ackMode: 'None', users: [{ username: 'plc', password: 'pw', role: 'plc' }] });
   const sink = createOpcUaSink(config, { store: createSqliteStationStore(db), agentVersion: 'bench' });
   const station = new TestStation('ST1', db, [sink]);
