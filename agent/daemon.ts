@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import type { CameraConfig } from '../drivers/config.ts';
 import type { AgentConfig, CameraEntry } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
+import { createAgentApi } from './agent-api.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Metrics } from './metrics.ts';
 import { Changeover } from './pipeline/changeover.ts';
@@ -151,7 +152,13 @@ export class Daemon {
     // Safe mode never grants more than the file asked for: without a readable http section, reads need the token.
     const safe = this.opts.safe;
     const http = cfg?.http ?? { host: safe?.host ?? '127.0.0.1', port: safe?.port ?? 8080, openReads: safe?.openReads ?? false, maxUploadMb: safe?.maxUploadMb ?? 10 };
-    this.http = await startHttp(this, { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
+    this.http = await startHttp(createAgentApi({
+      version: this.opts.version, configFile: this.opts.configFile, configProblems: this.opts.configProblems ?? [], dataDir: this.dataDir, startedAt: this.startedAt,
+      stations: this.stations, store: this.store, changeover: this.changeover, metrics: this.metrics,
+      safeMode: () => this.safeMode, packId: () => this.packId, worker: () => this.worker, health: () => this.health(), counters: () => this.counters(),
+      stationStatus: (st) => this.stationStatus(st), publishStatuses: () => this.publishStatuses(false), token: () => this.token,
+      maxUploadPixels: () => this.config?.http.maxUploadPixels, log: this.log,
+    }), { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
     if (cfg && !this.safeMode) await this.startPipeline(cfg);
     else if (this.opts.packProblem !== undefined) this.log.error({ pack: this.opts.packProblem }, 'invalid model pack: running in SAFE MODE (API up, no cameras, store untouched); fix the pack and restart');
     else this.log.error({ problems: this.opts.configProblems }, 'invalid config: running in SAFE MODE (API up, no cameras); fix the config and restart');

@@ -8,6 +8,7 @@ import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
 import type { DaemonParts, LocalResets, SinkHooks } from './daemon.ts';
+import { toVerdictRecord } from './northbound/verdict-record.ts';
 import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
@@ -33,7 +34,7 @@ export function realParts(pack?: Pack): DaemonParts {
         const mqtt = { ...cfg.mqtt, site: cfg.mqtt.site ?? cfg.agent.site, line: cfg.mqtt.line ?? cfg.agent.line, agentId: cfg.mqtt.agentId ?? cfg.agent.id };
         const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
         // The outbox row commits in the same transaction as the result row (kill -9 can never split them).
-        store.onResult((v) => outbox.enqueue(v));
+        store.onResult((r) => outbox.enqueue(toVerdictRecord(r)));
         sinks.push(createMqttSink(mqtt, {
           outbox, agentVersion: version, metrics: stats, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
           onConnectionChange: (up) => hooks.brokerConnection(up), stations: () => hooks.stations(),

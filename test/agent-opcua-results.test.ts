@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from 'node-opcua';
+import { resultInputFromVerdict } from '../agent/northbound/verdict-record.ts';
 import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import { makeMaskPng, sampleVerdict } from './helpers/sample-verdict.ts';
 import type { Plc } from './helpers/plc-client.ts';
@@ -43,7 +44,7 @@ test('GetResultById finds any stored result of its station, beyond 1000 and afte
     const png = await makeMaskPng(64, 48, [10, 8, 12, 6]);
     const record = (stationId: string, i: number, nok: boolean) => {
       const { resultId: _id, resultSeq: _seq, ...v } = sampleVerdict({ stationId, resultSeq: i, nok, ...(nok ? { maskPng: png } : {}) });
-      return h.daemon.store.recordResult({ ...v, frameSeq: i, productId: null, width: 64, height: 48, keepMask: true });
+      return h.daemon.store.recordResult(resultInputFromVerdict(v, { frameSeq: i, productId: null, width: 64, height: 48, keepMask: true }));
     };
     const bulk = h.daemon.store.db.transaction(() => Array.from({ length: 1000 }, (_, i) => record('ST1', i, i === 500)))();
     const foreign = record('ST2', 1, false);

@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openDatabase, schemaVersion } from '../agent/store/db.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../agent/store/migrations.ts';
+import { createOutbox } from '../adapters/mqtt/outbox.ts';
+import { createSqliteStationStore, emptyStationState } from '../adapters/opcua/state-store.ts';
+import type { VerdictRecord } from '../adapters/types.ts';
+import { resultInputFromVerdict, toVerdictRecord } from '../agent/northbound/verdict-record.ts';
 import { Store, type ResultInput } from '../agent/store/store.ts';
 
 function tempDir(t: { teardown: (fn: () => void) => void }): string {
@@ -14,12 +18,12 @@ function tempDir(t: { teardown: (fn: () => void) => void }): string {
 }
 
 export function resultInput(stationId: string, over: Partial<ResultInput> = {}): ResultInput {
-  const now = new Date().toISOString();
+  const now = Date.now();
   return {
-    stationId, cameraId: 'cam1', partId: '', triggerSeq: 0, recipeId: 0, recipeName: '', modelVersion: 'pack@abc', referenceVersion: 0,
-    outcome: 'PASS', verdictCode: 1, mode: 'zero-shot', shots: 0, anomalyScore: 0.1, threshold: 0.5,
+    stationId, cameraId: 'cam1', frameSeq: 1, partId: '', triggerSeq: 0, productId: null, recipeId: 0, recipeName: '', referenceVersion: 0,
+    packId: 'pack@abc', outcome: 'PASS', reason: null, verdictCode: 1, mode: 'zero-shot', shots: 0, score: 0.1, threshold: 0.5,
     defects: { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0], boxes: [] }, mask: null,
-    timing: { acquiredAt: now, decidedAt: now, processingMs: 5 }, frameSeq: 1, productId: null, width: 8, height: 8, keepMask: false, ...over,
+    capturedAt: now, decidedAt: now, queueMs: null, inferenceMs: null, totalMs: 5, width: 8, height: 8, keepMask: false, ...over,
   };
 }
 
@@ -53,6 +57,106 @@ test('migrations run down to 0 and up again on a copy; migrating an existing sch
   t.is(schemaVersion(b), LATEST_VERSION);
   t.deepEqual(b.prepare('SELECT name FROM products').all(), [{ name: 'kept' }]);
   b.close();
+});
+
+// What an agent of schema 3 ran in its adapters (adapters/mqtt/outbox.ts, adapters/opcua/state-store.ts at that release).
+const SCHEMA_3_ADAPTER_TABLES = `
+  CREATE TABLE IF NOT EXISTS mqtt_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('verdict','mask','alarm')),
+    station_id TEXT NOT NULL,
+    result_id TEXT,
+    result_seq INTEGER,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    props TEXT,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS mqtt_outbox_result ON mqtt_outbox(kind, result_id) WHERE result_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS mqtt_outbox_kind ON mqtt_outbox(kind, id);
+  CREATE INDEX IF NOT EXISTS mqtt_outbox_age ON mqtt_outbox(created_at);
+  CREATE TABLE IF NOT EXISTS opcua_station_state (station_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+`;
+
+const adapterRows = (db: Database.Database) => ({
+  outbox: db.prepare('SELECT * FROM mqtt_outbox ORDER BY id').all(),
+  opcua: db.prepare('SELECT * FROM opcua_station_state ORDER BY station_id').all(),
+  indexes: db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('mqtt_outbox', 'opcua_station_state') AND sql IS NOT NULL ORDER BY name").all(),
+});
+
+test("a schema-3 store whose adapters made their tables migrates to the store's own, rows kept as they were", (t) => {
+  const file = join(tempDir(t), 'old.db');
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  migrate(old, file, false, 3);
+  old.exec(SCHEMA_3_ADAPTER_TABLES);
+  old.prepare('INSERT INTO mqtt_outbox (kind, station_id, result_id, result_seq, topic, payload, props, created_at, attempts, bytes) VALUES (?,?,?,?,?,?,?,?,?,?)')
+    .run('verdict', 'ST1', '01JOLDRESULT0000000000000A', 7, 'ST1/verdict', Buffer.from('{"resultSeq":7}'), null, 1_700_000_000_000, 2, 27);
+  old.prepare('INSERT INTO mqtt_outbox (kind, station_id, result_id, result_seq, topic, payload, props, created_at, bytes) VALUES (?,?,?,?,?,?,?,?,?)')
+    .run('mask', 'ST1', '01JOLDRESULT0000000000000A', 7, 'ST1/mask/01JOLDRESULT0000000000000A', Buffer.from([137, 80, 78, 71]), '{"contentType":"image/png"}', 1_700_000_000_000, 40);
+  const state = { ...emptyStationState(), lastResultSeq: 7, counters: { total: 7, ok: 5, nok: 1, error: 1, missedTriggers: 0 } };
+  old.prepare('INSERT INTO opcua_station_state (station_id, state, updated_at) VALUES (?,?,?)').run('ST1', JSON.stringify(state), 1_700_000_000_000);
+  const before = adapterRows(old);
+  old.close();
+
+  const store = new Store(file);
+  t.is(schemaVersion(store.db), LATEST_VERSION);
+  t.deepEqual(adapterRows(store.db), before);
+  t.is(before.outbox.length, 2);
+  // The adapters work on the tables the store kept: the outbox drains what the old agent queued, OPC UA resumes.
+  const outbox = createOutbox(store.db, { maxMessages: 100, maxBytes: 1_000_000, maxAgeS: 3600 });
+  t.deepEqual(outbox.peek(10).map((r) => [r.kind, r.resultSeq, r.attempts]), [['verdict', 7, 2], ['mask', 7, 0]]);
+  t.is(outbox.stats().depth, 2);
+  t.deepEqual(createSqliteStationStore(store.db).load('ST1'), state);
+  store.close();
+});
+
+test("a new store has the adapters' tables from its migration; migrating down drops them", (t) => {
+  const file = join(tempDir(t), 'fresh.db');
+  const store = new Store(file);
+  const tables = (db: Database.Database) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('mqtt_outbox', 'opcua_station_state') ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  t.deepEqual(tables(store.db), ['mqtt_outbox', 'opcua_station_state']);
+  const created = adapterRows(store.db);
+  t.deepEqual(created.indexes, [{ name: 'mqtt_outbox_age' }, { name: 'mqtt_outbox_kind' }, { name: 'mqtt_outbox_result' }]);
+  migrate(store.db, file, false, 3);
+  t.deepEqual(tables(store.db), []);
+  migrate(store.db, file, false);
+  t.deepEqual(tables(store.db), ['mqtt_outbox', 'opcua_station_state']);
+  store.close();
+});
+
+test('the adapters refuse a database the store did not make, naming the table and the store', (t) => {
+  const db = new Database(join(tempDir(t), 'bare.db'));
+  t.throws(() => createOutbox(db, { maxMessages: 1, maxBytes: 1, maxAgeS: 1 }), { message: /^MQTT outbox: table mqtt_outbox is missing in .*bare\.db; the agent store creates it/ });
+  t.throws(() => createSqliteStationStore(db), { message: /^OPC UA station state: table opcua_station_state is missing in .*bare\.db; the agent store creates it/ });
+  t.deepEqual(db.prepare("SELECT name FROM sqlite_master").all(), [], 'nothing was created');
+  db.close();
+});
+
+test('the result hook gets the recorded row, and the northbound record maps it as the sinks expect', (t) => {
+  const store = new Store(join(tempDir(t), 'hook.db'));
+  const seen: VerdictRecord[] = [];
+  store.onResult((r) => seen.push(toVerdictRecord(r)));
+  const mask = { png: Buffer.from([1, 2, 3]), width: 8, height: 8, sha256: 'abc', uri: 'http://x/results/r/mask.png' };
+  const at = Date.parse('2025-01-02T03:04:05.678Z');
+  const recorded = store.recordResult(resultInput('ST1', { outcome: 'FAIL', verdictCode: 2, mask, capturedAt: at, decidedAt: at + 40, queueMs: 3, inferenceMs: 30, totalMs: 40, recipeName: 'A-12', partId: 'P1' }));
+  store.recordResult(resultInput('ST1', { outcome: 'NO_VERDICT', reason: 'timeout', verdictCode: 3, mode: 'none' }));
+  t.like(seen[0], {
+    resultId: recorded.resultId, resultSeq: 1, stationId: 'ST1', partId: 'P1', recipeName: 'A-12', modelVersion: 'pack@abc', outcome: 'FAIL', verdictCode: 2,
+    anomalyScore: 0.1, mask, timing: { acquiredAt: '2025-01-02T03:04:05.678Z', decidedAt: '2025-01-02T03:04:05.718Z', processingMs: 40, queueMs: 3, inferenceMs: 30 },
+  });
+  t.false('noVerdictReason' in seen[0]!);
+  t.deepEqual(Object.keys(seen[0]!.timing), ['acquiredAt', 'decidedAt', 'processingMs', 'queueMs', 'inferenceMs']);
+  t.like(seen[1], { resultSeq: 2, outcome: 'NO_VERDICT', noVerdictReason: 'timeout', mode: 'none' });
+  t.deepEqual(Object.keys(seen[1]!.timing), ['acquiredAt', 'decidedAt', 'processingMs'], 'no queue or inference time was recorded');
+  t.like(store.getResult(recorded.resultId), { resultSeq: 1, packId: 'pack@abc', score: 0.1, hasMask: false, capturedAt: at, decidedAt: at + 40, queueMs: 3, inferenceMs: 30, totalMs: 40 });
+  // And back: a northbound record becomes the same store input.
+  const { resultSeq: _seq, ...northbound } = seen[0]!;
+  t.deepEqual(resultInputFromVerdict(northbound, { frameSeq: 1, productId: null, width: 8, height: 8, keepMask: false }),
+    { ...resultInput('ST1', { outcome: 'FAIL', verdictCode: 2, mask, capturedAt: at, decidedAt: at + 40, queueMs: 3, inferenceMs: 30, totalMs: 40, recipeName: 'A-12', partId: 'P1' }), resultId: recorded.resultId });
+  store.close();
 });
 
 test('a schema newer than the agent knows is refused with a clear message and left untouched', (t) => {
@@ -120,8 +224,8 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
   const now = Date.now();
   const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
   for (const age of [40, 10, 2, 0]) {
-    const at = new Date(now - age * day).toISOString();
-    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, timing: { acquiredAt: at, decidedAt: at, processingMs: 1 } }));
+    const at = now - age * day;
+    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
   }
   const policy = { maxAgeMs: 30 * day, maskMaxAgeMs: 7 * day, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
   const r = store.prune(policy, now, () => 10_000);
@@ -143,8 +247,8 @@ test('a store just under the watermark loses only its oldest masks; batches grow
   const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
   const start = Date.now() - 1000 * 1000;
   for (let i = 0; i < 1000; i++) {
-    const at = new Date(start + i * 1000).toISOString();
-    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, timing: { acquiredAt: at, decidedAt: at, processingMs: 1 } }));
+    const at = start + i * 1000;
+    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
   }
   const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
   // Back above the line after the first batch: a handful of the oldest masks go, the rest stay.

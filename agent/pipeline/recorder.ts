@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import { judgeFrame, maskPng, type FrameVerdict } from '../../models/verdict.ts';
 import type { Metrics } from '../metrics.ts';
+import { toVerdictRecord } from '../northbound/verdict-record.ts';
 import type { Store } from '../store/store.ts';
 import type { VerdictRecord, VerdictSink } from './ports.ts';
 import type { Recorder } from './station.ts';
@@ -52,39 +53,37 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     }
     const decidedAt = Date.now();
     const verdictOutcome = judged ? (judged.verdict === 'fail' ? 'FAIL' : 'PASS') : 'NO_VERDICT';
-    const record = deps.store.recordResult({
+    const record = toVerdictRecord(deps.store.recordResult({
       resultId,
       stationId: station.id,
       cameraId: station.cameraId,
+      frameSeq: frame.seq,
       partId: job.partId,
       triggerSeq: job.triggerSeq,
+      productId: ref.productId,
       recipeId: ref.recipeId,
       recipeName: ref.recipeName,
-      modelVersion: deps.packId(),
       referenceVersion: ref.version,
+      packId: deps.packId(),
       outcome: verdictOutcome,
-      ...(outcome.kind === 'no_verdict' ? { noVerdictReason: outcome.reason } : {}),
+      reason: outcome.kind === 'no_verdict' ? outcome.reason : null,
       verdictCode: verdictOutcome === 'PASS' ? 1 : verdictOutcome === 'FAIL' ? 2 : 3,
       mode: outcome.kind === 'verdict' ? outcome.inference.mode : 'none',
       shots: ref.shots,
-      anomalyScore: judged?.score ?? 0,
+      score: judged?.score ?? 0,
       threshold: ref.threshold,
       defects: judged ? { count: judged.defects.count, areaPx: judged.defects.areaPx, areaPct: judged.defects.areaPct, bbox: judged.defects.bbox, boxes: judged.defects.boxes } : NO_DEFECTS,
       mask,
-      timing: {
-        acquiredAt: new Date(frame.capturedAt).toISOString(),
-        decidedAt: new Date(decidedAt).toISOString(),
-        processingMs: decidedAt - frame.capturedAt,
-        queueMs: Math.max(0, startedAt - job.enqueuedAt),
-        ...(outcome.kind === 'verdict' ? { inferenceMs: outcome.inferenceMs } : {}),
-      },
-      frameSeq: frame.seq,
-      productId: ref.productId,
+      capturedAt: frame.capturedAt,
+      decidedAt,
+      queueMs: Math.max(0, startedAt - job.enqueuedAt),
+      inferenceMs: outcome.kind === 'verdict' ? outcome.inferenceMs : null,
+      totalMs: decidedAt - frame.capturedAt,
       width: frame.width,
       height: frame.height,
       keepMask: station.entry.keepMasks !== 'none',
       ...(job.inFlightId === undefined ? {} : { inFlightId: job.inFlightId }),
-    });
+    }));
     for (const sink of deps.sinks()) {
       try {
         sink.publishVerdict(record);

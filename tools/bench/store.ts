@@ -19,10 +19,10 @@ const store = new Store(join(dir, 'agent.db'));
 function result(seq: number, inFlightId?: number): ResultInput {
   const now = Date.now();
   return {
-    stationId: 'ST1', cameraId: 'cam1', partId: `P-${seq}`, triggerSeq: 0, recipeId: 0, recipeName: 'bench', modelVersion: 'bench@0',
-    referenceVersion: 1, outcome: 'PASS', verdictCode: 1, mode: 'zero-shot', shots: 0, anomalyScore: 0.2, threshold: 0.5,
+    stationId: 'ST1', cameraId: 'cam1', partId: `P-${seq}`, triggerSeq: 0, recipeId: 0, recipeName: 'bench', packId: 'bench@0',
+    referenceVersion: 1, outcome: 'PASS', reason: null, verdictCode: 1, mode: 'zero-shot', shots: 0, score: 0.2, threshold: 0.5,
     defects: { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0], boxes: [] }, mask: null,
-    timing: { acquiredAt: new Date(now).toISOString(), decidedAt: new Date(now).toISOString(), processingMs: 40, queueMs: 1, inferenceMs: 30 },
+    capturedAt: now, decidedAt: now, totalMs: 40, queueMs: 1, inferenceMs: 30,
     frameSeq: seq, productId: null, width: 1280, height: 1024, keepMask: false, ...(inFlightId === undefined ? {} : { inFlightId }),
   };
 }

@@ -1,0 +1,85 @@
+// What every HTTP area module shares: the error type, who may call a route, and the schema pieces the OpenAPI
+// document is generated from (error shape, binary bodies and responses).
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AgentApi } from './api.ts';
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** open: no token ever (probes, scrapers, docs, UI files); read: token unless http.openReads; write: token always. */
+export type Access = 'open' | 'read' | 'write';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+export interface AreaOptions {
+  api: AgentApi;
+  openReads: boolean;
+}
+
+export type ZodApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+const errorBody = z.strictObject({ error: z.string() });
+const ERROR_MEANING: Record<number, string> = {
+  400: 'bad input',
+  401: 'token missing or wrong',
+  403: 'writes are disabled (no http.token)',
+  404: 'not found',
+  409: 'conflict with the current state',
+  413: 'upload too large',
+  415: 'not an image / unsupported content type',
+  503: 'unavailable (safe mode, inference not running)',
+};
+
+/**
+ * A route's access level as fastify config (server.ts guards by it), its security entry in the document, and
+ * `errors(...codes)`: the `{ error }` responses it documents, plus 401 (and 403 for writes) where a token is needed.
+ */
+export function access(level: Access, openReads: boolean) {
+  const secured = level === 'write' || (level === 'read' && !openReads);
+  return {
+    config: { access: level },
+    security: secured ? [{ bearer: [] }] : undefined,
+    errors: (...codes: number[]) => {
+      const all = new Set(codes);
+      if (secured) all.add(401);
+      if (level === 'write') all.add(403);
+      return Object.fromEntries([...all].sort().map((code) => [code, errorBody.describe(ERROR_MEANING[code] ?? 'error')]));
+    },
+  };
+}
+
+const binarySchemas = new WeakSet<object>();
+
+/** Raw bytes (an image, a file) in the document; server.ts never validates such a body as JSON. */
+export function binary(description: string) {
+  const schema = z.any().meta({ type: 'string', format: 'binary', description });
+  binarySchemas.add(schema);
+  return schema;
+}
+
+export const isBinary = (schema: unknown) => typeof schema === 'object' && schema !== null && binarySchemas.has(schema);
+
+/** A response of raw bytes with this content type. */
+export function binaryResponse(contentType: string, description: string) {
+  return { description, content: { [contentType]: { schema: binary(description) } } };
+}
+
+export const idParams = (what: string) => z.object({ id: z.string().describe(what) });
+
+export function intParam(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new HttpError(400, `${what} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+/** Who a write is recorded as in the audit log. */
+export const actor = (req: FastifyRequest) => `api:${req.ip}`;
