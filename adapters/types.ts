@@ -1,7 +1,7 @@
 // Northbound contract: the daemon feeds VerdictSinks; commands from the line come back through SinkCommands.
-export type VerdictCode = 0 | 1 | 2 | 3; // Undefined, OK, NOK, NotDecidable/Error (PROTOCOLS.md)
-export type Outcome = 'PASS' | 'FAIL' | 'NO_VERDICT';
-export type NoVerdictReason = 'dropped' | 'timeout' | 'no_reference' | 'camera_error' | 'model_error' | 'interrupted';
+// Verdict codes, outcomes, NO_VERDICT reasons, station states and alarm names are the constants of adapters/protocol.ts.
+import type { AlarmName, NoVerdictReason, Outcome, StationStateName, StationStateNumber, VerdictCode } from './protocol.ts';
+export type { AlarmName, NoVerdictReason, Outcome, VerdictCode };
 
 export interface VerdictRecord {
   resultId: string; // ULID, same on every channel
@@ -29,8 +29,8 @@ export interface VerdictRecord {
 
 export interface StationStatus {
   stationId: string;
-  state: 'Preoperational' | 'Halted' | 'Error' | 'Operational';
-  stateNumber: 1 | 2 | 3 | 4;
+  state: StationStateName;
+  stateNumber: StationStateNumber;
   ready: boolean;
   busy: boolean;
   cameraConnected: boolean;
@@ -42,8 +42,6 @@ export interface StationStatus {
   errorCode: number;
   errorText: string;
 }
-
-export type AlarmName = 'CameraDisconnected' | 'ModelNotLoaded' | 'GpuError' | 'ResultBufferFull' | 'BrokerOffline' | 'PlcHeartbeatLost';
 
 export interface Alarm {
   stationId: string;

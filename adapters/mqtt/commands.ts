@@ -1,21 +1,20 @@
 // MQTT command channel (adapters/README.md "MQTT commands"): `P/<station>/cmd/<name>` with a JSON body, answered with an
 // `adaptclip.reply/1` payload. This module validates and runs one command; the sink owns topics and MQTT v5 properties.
 import { z } from 'zod';
+import { COMMAND_REJECT, METHOD_RESULT, MQTT_SCHEMA, PART_ID_MAX_LENGTH, RECIPE_STATUS } from '../protocol.ts';
 import type { SinkCommands, StationStatus } from '../types.ts';
 
-export const REPLY_SCHEMA = 'adaptclip.reply/1';
+export const REPLY_SCHEMA = MQTT_SCHEMA.reply;
 
-/** Reply codes below the PROTOCOLS.md ones (0 ok, -1…-6): problems with the request itself. */
+/** The PROTOCOLS.md codes a command answers with, and below them (COMMAND_REJECT) problems with the request itself. */
 export const COMMAND_CODES = {
-  ok: 0, notReady: -1, unknownRecipe: -1, modelError: -3,
-  badRequest: -10, unknownCommand: -11, unknownStation: -12, retained: -13, failed: -14,
+  ok: METHOD_RESULT.ok, notReady: METHOD_RESULT.notReady, unknownRecipe: RECIPE_STATUS.unknownRecipe, modelError: RECIPE_STATUS.modelError,
+  ...COMMAND_REJECT,
 } as const;
-
-const PART_ID_MAX = 64;
 const INT32 = { min: -2147483648, max: 2147483647 };
 
 const bodies = {
-  trigger: z.strictObject({ partId: z.string().max(PART_ID_MAX, `partId must be at most ${PART_ID_MAX} characters`).default('') }),
+  trigger: z.strictObject({ partId: z.string().max(PART_ID_MAX_LENGTH, `partId must be at most ${PART_ID_MAX_LENGTH} characters`).default('') }),
   selectRecipe: z.strictObject({ recipeId: z.number().int().min(INT32.min).max(INT32.max) }),
   resetError: z.strictObject({}),
   resetCounters: z.strictObject({}),

@@ -1,18 +1,21 @@
 // JSON payloads of PROTOCOLS.md "MQTT". Topics are relative to the prefix P; the publisher prepends it.
+import { MQTT_SCHEMA, MQTT_TOPIC, verdictNameOf } from '../protocol.ts';
 import type { Alarm, StationStatus, VerdictRecord } from '../types.ts';
 
-export const VERDICT_NAMES = ['Undefined', 'OK', 'NOK', 'NotDecidable'] as const;
-
-export const verdictTopic = (stationId: string) => `${stationId}/verdict`;
-export const maskTopic = (stationId: string, resultId: string) => `${stationId}/mask/${resultId}`;
-export const statusTopic = (stationId: string) => `${stationId}/status`;
-export const alarmTopic = (stationId: string) => `${stationId}/alarm`;
-export const metricsTopic = (stationId: string) => `${stationId}/metrics`;
+export const onlineTopic = MQTT_TOPIC.online;
+export const verdictTopic = (stationId: string) => `${stationId}/${MQTT_TOPIC.verdict}`;
+export const maskTopic = (stationId: string, resultId: string) => `${stationId}/${MQTT_TOPIC.mask}/${resultId}`;
+export const statusTopic = (stationId: string) => `${stationId}/${MQTT_TOPIC.status}`;
+export const alarmTopic = (stationId: string) => `${stationId}/${MQTT_TOPIC.alarm}`;
+export const metricsTopic = (stationId: string) => `${stationId}/${MQTT_TOPIC.metrics}`;
+/** `<station>/cmd/<name>`; with name '+' the subscription filter's tail. */
+export const commandTopic = (stationId: string, name: string) => `${stationId}/${MQTT_TOPIC.command}/${name}`;
+export const replyTopic = (stationId: string, name: string) => `${commandTopic(stationId, name)}/${MQTT_TOPIC.reply}`;
 
 /** Verdict payload; `mask.topic` holds the topic relative to P and `replayed` is set when it is sent. */
 export function verdictPayload(v: VerdictRecord) {
   return {
-    schema: 'adaptclip.verdict/1',
+    schema: MQTT_SCHEMA.verdict,
     resultId: v.resultId,
     resultSeq: v.resultSeq,
     stationId: v.stationId,
@@ -23,7 +26,7 @@ export function verdictPayload(v: VerdictRecord) {
     recipeName: v.recipeName,
     modelVersion: v.modelVersion,
     referenceVersion: v.referenceVersion,
-    verdict: VERDICT_NAMES[v.verdictCode],
+    verdict: verdictNameOf(v.verdictCode),
     verdictCode: v.verdictCode,
     outcome: v.outcome,
     reason: v.noVerdictReason ?? null,
@@ -43,7 +46,7 @@ export type VerdictPayload = ReturnType<typeof verdictPayload>;
 
 export function statusPayload(s: StationStatus, ts = new Date()) {
   return {
-    schema: 'adaptclip.status/1',
+    schema: MQTT_SCHEMA.status,
     state: s.state,
     stateNumber: s.stateNumber,
     ready: s.ready,
@@ -61,9 +64,9 @@ export function statusPayload(s: StationStatus, ts = new Date()) {
 }
 
 export function alarmPayload(a: Alarm, ts = new Date()) {
-  return { schema: 'adaptclip.alarm/1', alarm: a.alarm, active: a.active, severity: a.severity, ts: ts.toISOString(), text: a.text };
+  return { schema: MQTT_SCHEMA.alarm, alarm: a.alarm, active: a.active, severity: a.severity, ts: ts.toISOString(), text: a.text };
 }
 
 export function onlinePayload(online: boolean, agentVersion: string, ts = new Date()) {
-  return { schema: 'adaptclip.online/1', online, ts: ts.toISOString(), agentVersion };
+  return { schema: MQTT_SCHEMA.online, online, ts: ts.toISOString(), agentVersion };
 }

@@ -2,11 +2,14 @@
 // drained from the SQLite outbox (oldest first, bounded in flight, deleted on PUBACK), alarms, metrics.
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { readFileSync } from 'node:fs';
+import { MQTT_SCHEMA, MQTT_TOPIC, OUTBOX_FULL_ALARM } from '../protocol.ts';
 import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import { type MqttConfig, topicPrefix } from './config.ts';
 import { runCommand } from './commands.ts';
 import type { Outbox, OutboxRow, OutboxStats } from './outbox.ts';
-import { metricsTopic, onlinePayload, statusPayload, statusTopic, type VerdictPayload } from './payloads.ts';
+import {
+  alarmTopic, commandTopic, metricsTopic, onlinePayload, onlineTopic, replyTopic, statusPayload, statusTopic, type VerdictPayload,
+} from './payloads.ts';
 
 export interface MqttSinkDeps {
   outbox: Outbox;
@@ -106,7 +109,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
   const flushFullAlarms = () => {
     while (client?.connected && fullAlarms.length) {
       const a = fullAlarms.shift()!;
-      publish(`${a.stationId}/alarm`, a.payload, { qos: 1 }, (err) => { if (err) fullAlarms.unshift(a); });
+      publish(alarmTopic(a.stationId), a.payload, { qos: 1 }, (err) => { if (err) fullAlarms.unshift(a); });
     }
   };
   const checkFull = () => {
@@ -116,14 +119,15 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     const text = s.full ? `MQTT outbox full (${s.depth} messages, ${s.bytes} bytes): oldest masks, then alarms, then verdicts are dropped` : 'MQTT outbox below its limits again';
     log.warn(text);
     for (const stationId of statuses.keys()) {
-      fullAlarms.push({ stationId, payload: JSON.stringify({ schema: 'adaptclip.alarm/1', alarm: 'OutboxFull', active: s.full, severity: 500, ts: new Date().toISOString(), text }) });
+      const payload = { schema: MQTT_SCHEMA.alarm, alarm: OUTBOX_FULL_ALARM.name, active: s.full, severity: OUTBOX_FULL_ALARM.severity, ts: new Date().toISOString(), text };
+      fullAlarms.push({ stationId, payload: JSON.stringify(payload) });
     }
     flushFullAlarms();
   };
 
   // Commands: `P/+/cmd/+` (one level each, so `…/cmd/<name>/reply` is never read back). Retain handling 2: the broker
   // sends no retained message at subscribe time; retain-as-published: a retained command seen live is recognised.
-  const commandFilter = `${prefix}/+/cmd/+`;
+  const commandFilter = `${prefix}/${commandTopic('+', '+')}`;
   const onCommand = async (topic: string, payload: Buffer, packet: IPublishPacket) => {
     const [stationId = '', , name = ''] = topic.slice(prefix.length + 1).split('/');
     // An empty retained message only clears the retained one on the broker: nothing to run or answer.
@@ -135,9 +139,9 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
     commandsHandled += 1;
     if (r.error !== 0) log.warn(`mqtt: command ${topic} refused: ${r.text}`);
     const props = packet.properties ?? {};
-    const replyTopic = props.responseTopic ?? `${prefix}/${stationId}/cmd/${name}/reply`;
+    const replyTo = props.responseTopic ?? `${prefix}/${replyTopic(stationId, name)}`;
     const opts: IClientPublishOptions = { qos: 1, retain: false, properties: { contentType: 'application/json', ...(props.correlationData ? { correlationData: props.correlationData } : {}) } };
-    if (client?.connected) client.publish(replyTopic, JSON.stringify(r), opts, (err) => { if (err) log.warn(`mqtt: reply to ${topic} not sent: ${err.message}`); });
+    if (client?.connected) client.publish(replyTo, JSON.stringify(r), opts, (err) => { if (err) log.warn(`mqtt: reply to ${topic} not sent: ${err.message}`); });
   };
 
   return {
@@ -159,7 +163,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
 
         username: config.username,
         password: config.password,
-        will: { topic: `${prefix}/online`, payload: Buffer.from(willPayload), qos: 1, retain: true },
+        will: { topic: `${prefix}/${onlineTopic}`, payload: Buffer.from(willPayload), qos: 1, retain: true },
       };
       if (config.tls) {
         try {
@@ -177,7 +181,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         connectedAt = Date.now();
         log.info(`mqtt: connected to ${config.url}`);
         // Retained state is republished only after a successful CONNACK (RELIABILITY.md).
-        publish('online', JSON.stringify(onlinePayload(true, deps.agentVersion)), { qos: 1, retain: true });
+        publish(onlineTopic, JSON.stringify(onlinePayload(true, deps.agentVersion)), { qos: 1, retain: true });
         for (const { status } of statuses.values()) publishStatusNow(status);
         flushFullAlarms();
         client!.subscribe(commandFilter, { qos: 1, rh: 2, rap: true, nl: true }, (err, granted) => {
@@ -195,7 +199,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       });
       client.on('error', (err) => log.warn(`mqtt: ${err.message}`));
       client.on('message', (topic, payload, packet) => {
-        if (stopped || !topic.startsWith(`${prefix}/`) || !topic.includes('/cmd/')) return;
+        if (stopped || !topic.startsWith(`${prefix}/`) || !topic.includes(`/${MQTT_TOPIC.command}/`)) return;
         onCommand(topic, payload, packet).catch((err: Error) => log.warn(`mqtt: command ${topic} failed: ${err.message}`));
       });
       timers.push(setInterval(() => { outbox.prune(); checkFull(); kick(); }, 1000));
@@ -203,7 +207,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       timers.push(setInterval(() => {
         if (!client?.connected) return;
         for (const stationId of statuses.keys()) {
-          const payload = { schema: 'adaptclip.metrics/1', ts: new Date().toISOString(), outbox: outbox.stats(), published, inFlight: inFlight.size, ...deps.metrics?.(stationId) };
+          const payload = { schema: MQTT_SCHEMA.metrics, ts: new Date().toISOString(), outbox: outbox.stats(), published, inFlight: inFlight.size, ...deps.metrics?.(stationId) };
           publish(metricsTopic(stationId), JSON.stringify(payload), { qos: 0 });
         }
       }, config.metricsIntervalS * 1000));
@@ -219,7 +223,7 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       if (!c) return;
       if (c.connected) {
         await new Promise<void>((resolve) => {
-          c.publish(`${prefix}/online`, JSON.stringify(onlinePayload(false, deps.agentVersion)), { qos: 1, retain: true }, () => resolve());
+          c.publish(`${prefix}/${onlineTopic}`, JSON.stringify(onlinePayload(false, deps.agentVersion)), { qos: 1, retain: true }, () => resolve());
           setTimeout(resolve, 2000).unref();
         });
       }

@@ -1,6 +1,7 @@
 // Config section `opcua` (PROTOCOLS.md "OPC UA"); the daemon embeds this schema in its own config.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { OPCUA_SERVER_LIMITS, RESULT_BUFFER_SIZE } from '../protocol.ts';
 
 const ID = /^[A-Za-z0-9_-]+$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -43,13 +44,13 @@ export const opcuaConfigSchema = z
     triggerTimeoutMs: z.number().int().positive().default(2000),
     /** Buffer: results wait for the PLC's acknowledgement (rule 3). None: newest result always shown. */
     ackMode: z.enum(['Buffer', 'None']).default('Buffer'),
-    resultBufferSize: z.number().int().min(1).max(64).default(8),
+    resultBufferSize: z.number().int().min(1).max(64).default(RESULT_BUFFER_SIZE),
     heartbeatIntervalMs: z.number().int().positive().default(500),
     plcHeartbeatTimeoutMs: z.number().int().positive().default(2000),
     /** Which results raise a VisionResultEventType event. */
     resultEvents: z.enum(['nok', 'all']).default('nok'),
     resultHistory: z.number().int().min(1000).default(1000),
-    maxSessions: z.number().int().positive().default(10),
+    maxSessions: z.number().int().positive().default(OPCUA_SERVER_LIMITS.maxSessions),
     /** Failed logins (per client address and per user name): from the `afterFailures`-th on, each further attempt
      *  waits initialDelayMs, doubling up to maxDelayMs; a success, or resetAfterMs without a failure, resets it. */
     loginThrottle: z

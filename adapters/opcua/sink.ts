@@ -6,13 +6,14 @@ import {
   DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type ServerSession, type UAEventType, type UAObject,
   type UAVariable,
 } from 'node-opcua';
+import { NAMESPACE_URI, OPCUA_SERVER_LIMITS, STATION_STATES } from '../protocol.ts';
 import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import type { OpcUaConfig } from './config.ts';
 import type { StationStateStore } from './state-store.ts';
 import { type ResultLookup, StationNode } from './station.ts';
 import { createUserManager, type LoginFailure } from './users.ts';
 
-export const NAMESPACE_URI = 'urn:adaptclip-edge:v1';
+export { NAMESPACE_URI };
 
 export interface OpcUaSinkDeps {
   store: StationStateStore;
@@ -41,7 +42,8 @@ const POLICY: Record<OpcUaConfig['securityPolicies'][number], SecurityPolicy> = 
   Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
   Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
 };
-const STATE_ORDER = [3, 1, 2, 4]; // the agent shows its worst station: Error, Preoperational, Halted, Operational
+// The agent shows its worst station's state, worst first.
+const STATE_ORDER: number[] = [STATION_STATES.Error, STATION_STATES.Preoperational, STATION_STATES.Halted, STATION_STATES.Operational];
 
 export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUaSink {
   const log = deps.log ?? { info: () => {}, warn: (m: string) => process.emitWarning(m) };
@@ -97,10 +99,10 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
         },
         serverCapabilities: {
           maxSessions: config.maxSessions,
-          maxSubscriptionsPerSession: 5,
-          maxMonitoredItemsQueueSize: 100,
-          maxMonitoredItems: 2000,
-          maxByteStringLength: 2 * 1024 * 1024,
+          maxSubscriptionsPerSession: OPCUA_SERVER_LIMITS.maxSubscriptionsPerSession,
+          maxMonitoredItemsQueueSize: OPCUA_SERVER_LIMITS.maxMonitoredItemsQueueSize,
+          maxMonitoredItems: OPCUA_SERVER_LIMITS.maxMonitoredItems,
+          maxByteStringLength: OPCUA_SERVER_LIMITS.maxByteStringLength,
           maxStringLength: 64 * 1024,
         },
         maxConnectionsPerEndpoint: config.maxSessions,
@@ -119,7 +121,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       };
       agentVars = {
         heartbeat: ro('Heartbeat', DataType.UInt32, 0),
-        state: ro('StateNumber', DataType.UInt32, 1),
+        state: ro('StateNumber', DataType.UInt32, STATION_STATES.Preoperational),
         model: ro('ModelVersion', DataType.String, ''),
       };
       ro('SoftwareVersion', DataType.String, deps.agentVersion);
@@ -161,7 +163,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
     publishStatus(s: StationStatus) {
       statusByStation.set(s.stationId, s);
       station(s.stationId)?.publishStatus(s);
-      const worst = [...statusByStation.values()].map((x) => x.stateNumber).sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b))[0] ?? 1;
+      const worst = [...statusByStation.values()].map((x) => x.stateNumber).sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b))[0] ?? STATION_STATES.Preoperational;
       agentVars?.state.setValueFromSource({ dataType: DataType.UInt32, value: worst });
       agentVars?.model.setValueFromSource({ dataType: DataType.String, value: s.modelVersion });
     },

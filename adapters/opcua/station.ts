@@ -6,25 +6,21 @@ import {
   type UAObject, type UAVariable, Variant, type VariantOptions, WellKnownRoles,
 } from 'node-opcua';
 import { ulid } from 'ulid';
+import {
+  ALARM_NAMES, ALARMS, LAST_MASK_PNG_MAX_BYTES, METHOD_RESULT, OUTCOME, PART_ID_MAX_LENGTH, RECIPE_STATUS, RESULT_EVENT_SEVERITY, STATION_STATES,
+  type StationStateName, VERDICT, type VerdictCode, verdictCodeOf, verdictNameOf,
+} from '../protocol.ts';
 import type { Alarm, AlarmName, SinkCommands, StationStatus, VerdictRecord } from '../types.ts';
 import type { OpcUaConfig } from './config.ts';
 import { emptyStationState, type PresentedResult, type StationState, type StationStateStore } from './state-store.ts';
 
-/** Error codes of Status.TriggerRejectCode, method Error outputs and Status.ErrorCode (<0 app-specific). */
+/** adapters/index.ts's OPCUA_CODES, under its old names; the values are adapters/protocol.ts's METHOD_RESULT / RECIPE_STATUS. */
 export const CODES = {
-  ok: 0, notReady: -1, busy: -2, bufferFull: -3,
-  unknownResult: -4, notPresented: -5, triggerTimeout: -6, unknownRecipe: -1,
+  ok: METHOD_RESULT.ok, notReady: METHOD_RESULT.notReady, busy: METHOD_RESULT.busy, bufferFull: METHOD_RESULT.resultBufferFull,
+  unknownResult: METHOD_RESULT.unknownResultId, notPresented: METHOD_RESULT.resultSeqNotPresented, triggerTimeout: METHOD_RESULT.triggerTimeout,
+  unknownRecipe: RECIPE_STATUS.unknownRecipe,
 } as const;
-export const ALARMS: { name: AlarmName; severity: number }[] = [
-  { name: 'CameraDisconnected', severity: 700 },
-  { name: 'ModelNotLoaded', severity: 800 },
-  { name: 'GpuError', severity: 700 },
-  { name: 'ResultBufferFull', severity: 600 },
-  { name: 'BrokerOffline', severity: 200 },
-  { name: 'PlcHeartbeatLost', severity: 700 },
-];
-const PART_ID_MAX = 64;
-const MASK_MAX = 1024 * 1024; // Images.LastMaskPng limit (PROTOCOLS.md)
+const INITIAL_STATE: StationStateName = 'Preoperational'; // until the daemon's first status
 
 type Value = { dataType: DataType; value: unknown };
 
@@ -106,13 +102,13 @@ export class StationNode {
     ro('Status', 'PendingResults', DataType.UInt16, 0);
     ro('Status', 'TriggerAckSeq', DataType.UInt32, b.triggerAckSeq);
     ro('Status', 'TriggerRejectCode', DataType.Int32, 0);
-    ro('Status', 'State', DataType.String, 'Preoperational');
-    ro('Status', 'StateNumber', DataType.UInt32, 1);
+    ro('Status', 'State', DataType.String, INITIAL_STATE);
+    ro('Status', 'StateNumber', DataType.UInt32, STATION_STATES[INITIAL_STATE]);
 
     rw('Control', 'TriggerSeq', DataType.UInt32, () => b.triggerSeq, (v) => this.onTriggerSeq(v as number));
     rw('Control', 'PartId', DataType.String, () => this.control.partId, (v) => {
       const s = (v as string | null) ?? '';
-      if (s.length > PART_ID_MAX) return StatusCodes.BadOutOfRange;
+      if (s.length > PART_ID_MAX_LENGTH) return StatusCodes.BadOutOfRange;
       this.control.partId = s;
       return StatusCodes.Good;
     });
@@ -153,19 +149,19 @@ export class StationNode {
     // One OffNormalAlarm per condition; its input is a Boolean the PLC may also read directly.
     const normal = ns.addVariable({ componentOf: groups.Alarms!, browseName: 'NormalState', nodeId: `s=${id}.Alarms.NormalState`, dataType: DataType.Boolean, accessLevel: 'CurrentRead' });
     normal.setValueFromSource({ dataType: DataType.Boolean, value: false });
-    for (const a of ALARMS) {
-      const input = ro('Alarms', `${a.name}Active`, DataType.Boolean, false);
-      this.alarmInputs.set(a.name, input);
+    for (const name of ALARM_NAMES) {
+      const input = ro('Alarms', `${name}Active`, DataType.Boolean, false);
+      this.alarmInputs.set(name, input);
       const alarm = ns.instantiateOffNormalAlarm({
-        browseName: a.name, nodeId: `s=${id}.Alarms.${a.name}`, componentOf: groups.Alarms!, conditionSource: this.object,
-        conditionName: a.name, inputNode: input, normalState: normal, optionals: ['ConfirmedState', 'Confirm'],
+        browseName: name, nodeId: `s=${id}.Alarms.${name}`, componentOf: groups.Alarms!, conditionSource: this.object,
+        conditionName: name, inputNode: input, normalState: normal, optionals: ['ConfirmedState', 'Confirm'],
       });
       alarm.setEnabledState(true);
       // Our severity and text instead of node-opcua's generic 150 / "Condition is …".
       alarm.calculateConditionInfo = (_stateData, isActive) =>
         new ConditionInfo({
-          message: isActive ? this.alarmText.get(a.name) || `${a.name} active` : 'Back to normal',
-          severity: isActive ? a.severity : 0,
+          message: isActive ? this.alarmText.get(name) || `${name} active` : 'Back to normal',
+          severity: isActive ? ALARMS[name] : 0,
           quality: StatusCodes.Good,
           retain: true,
         });
@@ -201,7 +197,7 @@ export class StationNode {
     return this.deps.config.ackMode === 'Buffer' && this.pending >= this.deps.config.resultBufferSize;
   }
   private ready(): boolean {
-    return !!this.status?.ready && this.status.stateNumber === 4 && this.status.cameraConnected && !this.recipeChanging && this.recipeStatus === 0 && !this.bufferFull();
+    return !!this.status?.ready && this.status.stateNumber === STATION_STATES.Operational && this.status.cameraConnected && !this.recipeChanging && this.recipeStatus === RECIPE_STATUS.ok && !this.bufferFull();
   }
   private refreshStatus() {
     const s = this.status;
@@ -213,8 +209,8 @@ export class StationNode {
     this.set('Status.ErrorText', DataType.String, err?.text ?? '');
     this.set('Status.CameraConnected', DataType.Boolean, !!s?.cameraConnected);
     this.set('Status.PendingResults', DataType.UInt16, this.pending);
-    this.set('Status.State', DataType.String, s?.state ?? 'Preoperational');
-    this.set('Status.StateNumber', DataType.UInt32, s?.stateNumber ?? 1);
+    this.set('Status.State', DataType.String, s?.state ?? INITIAL_STATE);
+    this.set('Status.StateNumber', DataType.UInt32, s?.stateNumber ?? STATION_STATES[INITIAL_STATE]);
     const c = this.state.counters;
     this.set('Counters.Total', DataType.UInt32, c.total);
     this.set('Counters.Ok', DataType.UInt32, c.ok);
@@ -223,7 +219,7 @@ export class StationNode {
     this.set('Counters.MissedTriggers', DataType.UInt32, c.missedTriggers);
     const full = this.bufferFull();
     if (full !== !!this.alarmActive.get('ResultBufferFull')) {
-      this.setAlarm('ResultBufferFull', full, full ? `${this.pending} results wait for ResultAckSeq; triggers are rejected with -3 until the PLC acknowledges` : '');
+      this.setAlarm('ResultBufferFull', full, full ? `${this.pending} results wait for ResultAckSeq; triggers are rejected with ${METHOD_RESULT.resultBufferFull} until the PLC acknowledges` : '');
     }
   }
 
@@ -233,7 +229,7 @@ export class StationNode {
     this.alarmActive.set(name, active);
     this.alarmText.set(name, text);
     this.alarmInputs.get(name)!.setValueFromSource({ dataType: DataType.Boolean, value: active });
-    const severity = ALARMS.find((a) => a.name === name)!.severity;
+    const severity = ALARMS[name];
     if (notify) this.deps.onAlarm?.({ stationId: this.id, alarm: name, active, severity, text });
   }
 
@@ -245,7 +241,7 @@ export class StationNode {
     this.set('Result.TriggerSeq', DataType.UInt32, r.triggerSeq);
     this.set('Result.PartId', DataType.String, r.partId);
     this.set('Result.Verdict', DataType.Int32, r.verdict);
-    this.set('Result.Pass', DataType.Boolean, r.verdict === 1);
+    this.set('Result.Pass', DataType.Boolean, r.verdict === VERDICT.OK);
     this.set('Result.AnomalyScore', DataType.Float, r.anomalyScore);
     this.set('Result.Threshold', DataType.Float, r.threshold);
     this.set('Result.DefectCount', DataType.UInt16, r.defectCount);
@@ -267,7 +263,7 @@ export class StationNode {
     if (!this.recipeChanging) this.showRecipe();
     // The daemon reports CameraDisconnected itself (publishAlarm): shown here, not echoed back to it. Halted (the
     // agent stopping) takes the camera down on purpose: that is no alarm, the condition keeps its state.
-    if (s.stateNumber !== 2) this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected', false);
+    if (s.stateNumber !== STATION_STATES.Halted) this.setAlarm('CameraDisconnected', !s.cameraConnected, s.cameraConnected ? '' : 'camera disconnected', false);
     this.refreshStatus();
   }
 
@@ -300,12 +296,12 @@ export class StationNode {
       processingTimeMs: v.timing.processingMs, acquiredAt: v.timing.acquiredAt, recipeId: v.recipeId, maskUri: v.mask?.uri ?? '',
     };
     st.counters.total += 1;
-    if (v.verdictCode === 1) st.counters.ok += 1;
-    else if (v.verdictCode === 2) st.counters.nok += 1;
+    if (v.verdictCode === VERDICT.OK) st.counters.ok += 1;
+    else if (v.verdictCode === VERDICT.NOK) st.counters.nok += 1;
     else st.counters.error += 1;
     this.history.push(r);
     if (this.history.length > this.deps.config.resultHistory) this.history.shift();
-    if (v.mask) this.lastMaskPng = v.mask.png.length <= MASK_MAX ? v.mask.png : Buffer.alloc(0); // over 1 MiB: MaskUri only
+    if (v.mask) this.lastMaskPng = v.mask.png.length <= LAST_MASK_PNG_MAX_BYTES ? v.mask.png : Buffer.alloc(0); // over 1 MiB: MaskUri only
     const showNow = this.deps.config.ackMode === 'None' || !st.shown || st.shownAcked;
     if (showNow) {
       st.shown = r;
@@ -319,7 +315,7 @@ export class StationNode {
     this.persist();
     if (showNow) this.presentShown();
     this.refreshStatus();
-    if (this.deps.config.resultEvents === 'all' || v.verdictCode === 2) this.raiseResultEvent(r);
+    if (this.deps.config.resultEvents === 'all' || v.verdictCode === VERDICT.NOK) this.raiseResultEvent(r);
   }
 
   private raiseResultEvent(r: PresentedResult) {
@@ -332,8 +328,8 @@ export class StationNode {
       verdict: v(DataType.Int32, r.verdict),
       anomalyScore: v(DataType.Float, r.anomalyScore),
       maskUri: v(DataType.String, r.maskUri),
-      severity: v(DataType.UInt16, r.verdict === 2 ? 700 : 100),
-      message: v(DataType.LocalizedText, { text: `${this.id}: result ${r.resultSeq} ${['Undefined', 'OK', 'NOK', 'NotDecidable'][r.verdict]}` }),
+      severity: v(DataType.UInt16, r.verdict === VERDICT.NOK ? RESULT_EVENT_SEVERITY.NOK : RESULT_EVENT_SEVERITY.OK),
+      message: v(DataType.LocalizedText, { text: `${this.id}: result ${r.resultSeq} ${verdictNameOf(r.verdict as VerdictCode)}` }), // r.verdict is a VerdictRecord's verdictCode
       sourceName: v(DataType.String, this.id),
       sourceNode: v(DataType.NodeId, this.object.nodeId),
     });
@@ -343,7 +339,7 @@ export class StationNode {
   /** Rule (3): the PLC consumed `seq`; show the next queued result. */
   acknowledge(seq: number): number {
     const st = this.state;
-    if (!st.shown || st.shownAcked || seq !== st.shown.resultSeq) return CODES.notPresented;
+    if (!st.shown || st.shownAcked || seq !== st.shown.resultSeq) return METHOD_RESULT.resultSeqNotPresented;
     const next = st.waiting.shift();
     if (next) {
       st.shown = next;
@@ -352,7 +348,7 @@ export class StationNode {
     this.persist();
     if (next) this.presentShown();
     this.refreshStatus();
-    return CODES.ok;
+    return METHOD_RESULT.ok;
   }
 
   private reject(code: number) {
@@ -365,10 +361,10 @@ export class StationNode {
 
   /** Rule (1): accept when Ready, else a reject code and MissedTriggers+1. */
   private trigger(triggerSeq: number, partId: string): number {
-    if (this.bufferFull()) return this.reject(CODES.bufferFull);
-    if (this.busy || this.status?.busy) return this.reject(CODES.busy);
+    if (this.bufferFull()) return this.reject(METHOD_RESULT.resultBufferFull);
+    if (this.busy || this.status?.busy) return this.reject(METHOD_RESULT.busy);
     const commands = this.deps.commands();
-    if (!this.ready() || !commands) return this.reject(CODES.notReady);
+    if (!this.ready() || !commands) return this.reject(METHOD_RESULT.notReady);
     this.busy = true;
     this.state.baselines.triggerAckSeq = triggerSeq;
     this.persist();
@@ -379,9 +375,9 @@ export class StationNode {
     this.pendingTrigger = { triggerSeq, partId, timer };
     commands.trigger(this.id, partId, triggerSeq).then(
       (code) => { if (code < 0) this.triggerFailed(triggerSeq, code); },
-      (err: Error) => { this.deps.log.warn(`opcua ${this.id}: trigger ${triggerSeq} failed: ${err.message}`); this.triggerFailed(triggerSeq, CODES.notReady); },
+      (err: Error) => { this.deps.log.warn(`opcua ${this.id}: trigger ${triggerSeq} failed: ${err.message}`); this.triggerFailed(triggerSeq, METHOD_RESULT.notReady); },
     );
-    return CODES.ok;
+    return METHOD_RESULT.ok;
   }
 
   private triggerFailed(triggerSeq: number, code: number) {
@@ -400,7 +396,7 @@ export class StationNode {
     this.timedOut.add(triggerSeq);
     if (this.timedOut.size > 100) this.timedOut.delete(this.timedOut.values().next().value as number);
     const text = `no result within ${this.deps.config.triggerTimeoutMs} ms of TriggerSeq ${triggerSeq}`;
-    this.latchedError = { code: CODES.triggerTimeout, text };
+    this.latchedError = { code: METHOD_RESULT.triggerTimeout, text };
     let record: VerdictRecord | null = null;
     try {
       record = (await this.deps.commands()?.triggerTimedOut?.(this.id, triggerSeq, partId)) ?? null;
@@ -416,7 +412,7 @@ export class StationNode {
     return {
       resultId: ulid(), resultSeq: this.state.lastResultSeq + 1, stationId: this.id, cameraId: '', partId, triggerSeq,
       recipeId: s?.recipeId ?? 0, recipeName: s?.recipeName ?? '', modelVersion: s?.modelVersion ?? '', referenceVersion: 0,
-      outcome: 'NO_VERDICT', noVerdictReason: 'timeout', verdictCode: 3, mode: 'none', shots: 0, anomalyScore: 0, threshold: 0,
+      outcome: OUTCOME.noVerdict, noVerdictReason: 'timeout', verdictCode: verdictCodeOf(OUTCOME.noVerdict), mode: 'none', shots: 0, anomalyScore: 0, threshold: 0,
       defects: { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0], boxes: [] }, mask: null,
       timing: { acquiredAt: now, decidedAt: now, processingMs: this.deps.config.triggerTimeoutMs },
     };
@@ -434,15 +430,15 @@ export class StationNode {
   /** Rule (5): ChangeSeq → Ready=0 → Status=1 → prepare → Status=0/<0 → ChangeAckSeq → Ready restored. */
   private async changeRecipe(recipeId: number, changeSeq: number | null): Promise<number> {
     this.recipeChanging = true;
-    this.recipeStatus = 1;
-    this.set('Recipe.Status', DataType.Int32, 1);
+    this.recipeStatus = RECIPE_STATUS.preparing;
+    this.set('Recipe.Status', DataType.Int32, RECIPE_STATUS.preparing);
     this.refreshStatus();
     let code: number;
     try {
-      code = (await this.deps.commands()?.selectRecipe(this.id, recipeId)) ?? CODES.notReady;
+      code = (await this.deps.commands()?.selectRecipe(this.id, recipeId)) ?? METHOD_RESULT.notReady;
     } catch (err) {
       this.deps.log.warn(`opcua ${this.id}: selectRecipe ${recipeId} failed: ${(err as Error).message}`);
-      code = -3; // model error
+      code = RECIPE_STATUS.modelError;
     }
     this.recipeStatus = code;
     this.set('Recipe.Status', DataType.Int32, code);
@@ -516,12 +512,12 @@ export class StationNode {
     };
     add('Trigger', [['PartId', DataType.String]], [['TriggerSeq', DataType.UInt32], ['Error', DataType.Int32]], async ([partId]) => {
       const p = (partId as string | null) ?? '';
-      if (p.length > PART_ID_MAX) return StatusCodes.BadInvalidArgument;
+      if (p.length > PART_ID_MAX_LENGTH) return StatusCodes.BadInvalidArgument;
       // Method triggers number on from the last one seen, without touching the PLC's Control.TriggerSeq.
       const b = this.state.baselines;
       const seq = Math.max(b.triggerSeq, b.triggerAckSeq) + 1;
       const code = this.trigger(seq, p);
-      return [{ dataType: DataType.UInt32, value: code === 0 ? seq : 0 }, i32(code)];
+      return [{ dataType: DataType.UInt32, value: code === METHOD_RESULT.ok ? seq : 0 }, i32(code)];
     });
     add('SelectRecipe', [['RecipeId', DataType.Int32]], [['Error', DataType.Int32]], async ([recipeId]) => [i32(await this.changeRecipe(recipeId as number, null))]);
     add('AcknowledgeResult', [['ResultSeq', DataType.UInt32]], [['Error', DataType.Int32]], async ([seq]) => [i32(this.acknowledge(seq as number))]);
@@ -534,8 +530,8 @@ export class StationNode {
       if (typeof resultId !== 'string' || resultId.length === 0 || resultId.length > 64) return StatusCodes.BadInvalidArgument;
       const r = this.findResult(resultId);
       return r
-        ? [i32(r.verdict), { dataType: DataType.Float, value: r.anomalyScore }, { dataType: DataType.String, value: r.maskUri }, i32(0)]
-        : [i32(0), { dataType: DataType.Float, value: 0 }, { dataType: DataType.String, value: '' }, i32(CODES.unknownResult)];
+        ? [i32(r.verdict), { dataType: DataType.Float, value: r.anomalyScore }, { dataType: DataType.String, value: r.maskUri }, i32(METHOD_RESULT.ok)]
+        : [i32(VERDICT.Undefined), { dataType: DataType.Float, value: 0 }, { dataType: DataType.String, value: '' }, i32(METHOD_RESULT.unknownResultId)];
     });
   }
 }

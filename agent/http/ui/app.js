@@ -24,6 +24,11 @@ async function api(method, url, body, contentType) {
   return data;
 }
 
+// Outcome names, NO_VERDICT reasons, verdict codes: GET /api/info's `protocol` (adapters/protocol.ts protocolForUi()).
+// This copy stands in for an /api/info without it; test/protocol.test.ts keeps it equal to protocolForUi().
+const PROTOCOL_FALLBACK = {"outcomes":{"pass":"PASS","fail":"FAIL","noVerdict":"NO_VERDICT"},"noVerdictReasons":["dropped","timeout","no_reference","camera_error","model_error","interrupted"],"verdicts":{"Undefined":0,"OK":1,"NOK":2,"NotDecidable":3},"partIdMaxLength":64};
+let protocol = PROTOCOL_FALLBACK;
+
 let timer = null;
 let pageToken = 0;
 const pages = { live, products, history, health };
@@ -46,6 +51,7 @@ window.addEventListener('hashchange', route);
 
 async function banner() {
   const info = await api('GET', '/api/info');
+  protocol = info.protocol ?? PROTOCOL_FALLBACK;
   $('#banner').textContent = info.safeMode ? `SAFE MODE: ${info.configProblems[0] ?? 'invalid config'}` : '';
   return info;
 }
@@ -73,11 +79,11 @@ async function live(page, current) {
       }
       const v = st.latest;
       const verdict = $('.verdict', card);
-      verdict.textContent = v ? (v.outcome === 'NO_VERDICT' ? `NO VERDICT (${v.noVerdictReason})` : v.outcome) : 'waiting…';
+      verdict.textContent = v ? (v.outcome === protocol.outcomes.noVerdict ? `NO VERDICT (${v.noVerdictReason})` : v.outcome) : 'waiting…';
       verdict.className = `verdict ${v?.outcome ?? ''}`;
       const raw = $('.raw', card).checked;
       const img = $('img.live', card);
-      const heat = !raw && v && v.outcome !== 'NO_VERDICT'; // a frame without a verdict has no heat map
+      const heat = !raw && v && v.outcome !== protocol.outcomes.noVerdict; // a frame without a verdict has no heat map
       const want = v ? `/api/stations/${encodeURIComponent(st.id)}/${heat ? 'overlay.png' : 'frame.jpg'}?r=${v.resultId}` : '';
       if (want && img.dataset.src !== want) {
         img.dataset.src = want;
@@ -88,6 +94,7 @@ async function live(page, current) {
       $('.mode-note', card).innerHTML = ref.state !== 'ready' ? `<div class="note">Reference ${esc(ref.state)}: ${esc(ref.detail)}</div>`
         : ref.mode === 'zero-shot' ? `<div class="note zero-shot">Zero-shot: ${ref.productId === null ? 'no product active' : 'this product has no normal shots'} — register shots under Products for few-shot.</div>` : '';
       const oc = st.counters.outcomes;
+      const { pass, fail, noVerdict } = protocol.outcomes;
       const kv = [
         ['Product', ref.productId === null ? '(none)' : `${ref.productName} (recipe ${ref.recipeId})`],
         ['Mode', `${ref.mode}${ref.shots ? `, ${ref.shots} shots` : ''} · ref v${ref.version}`],
@@ -96,7 +103,7 @@ async function live(page, current) {
         ['Defects', v ? `${v.defects.count} · ${v.defects.areaPx} px (${fmt(v.defects.areaPct, 2)} %)` : '–'],
         ['Timing', v ? `total ${fmt(v.timing.processingMs, 0)} ms · queue ${fmt(v.timing.queueMs, 0)} ms · inference ${fmt(v.timing.inferenceMs, 0)} ms` : '–'],
         ['Camera', `${st.camera.state}${st.camera.lastError ? ` — ${st.camera.lastError}` : ''} · ${st.triggerMode}`],
-        ['Counts', `captured ${st.counters.captured} · pass ${oc.PASS ?? 0} · fail ${oc.FAIL ?? 0} · no verdict ${Object.entries(oc).filter(([k]) => k.startsWith('NO_VERDICT')).reduce((a, [, n]) => a + n, 0)} · pending ${st.counters.pending}`],
+        ['Counts', `captured ${st.counters.captured} · pass ${oc[pass] ?? 0} · fail ${oc[fail] ?? 0} · no verdict ${Object.entries(oc).filter(([k]) => k.startsWith(noVerdict)).reduce((a, [, n]) => a + n, 0)} · pending ${st.counters.pending}`],
         ['Queue', `${st.queue.depth}/${st.queue.capacity} (${st.queue.policy})`],
       ];
       $('dl', card).innerHTML = kv.map(([k, val]) => `<dt>${k}</dt><dd data-k="${k.toLowerCase()}">${esc(val)}</dd>`).join('');
@@ -187,7 +194,7 @@ async function history(page, current) {
   page.innerHTML = `<div class="card"><form class="inline" id="filters">
       <label>Station <input name="station" size="8"></label>
       <label>Part <input name="part" size="12"></label>
-      <label>Outcome <select name="outcome"><option value="">any</option><option>PASS</option><option>FAIL</option><option>NO_VERDICT</option></select></label>
+      <label>Outcome <select name="outcome"><option value="">any</option>${Object.values(protocol.outcomes).map((o) => `<option>${esc(o)}</option>`).join('')}</select></label>
       <label>Since <input name="since" type="datetime-local"></label>
       <label>Limit <input name="limit" type="number" value="50" min="1" max="1000"></label>
       <button class="primary">Filter</button></form>
