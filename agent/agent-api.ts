@@ -1,5 +1,6 @@
 // The HTTP port (agent/http/api.ts) implemented from the running agent's parts. `deps` is structural on purpose:
 // this file never imports the daemon (that would close the daemon -> http -> daemon cycle again).
+import { protocolForUi } from '../adapters/protocol.ts';
 import { httpSchema } from './config/schema.ts';
 import type { Activation, AgentApi, HealthReport, LiveFrame, ShotList, StationCounts, StationPort, StationView, TriggerMode, TriggerReceipt } from './http/api.ts';
 import type { Frame, Reference, SourceStatus, StationStatus } from './pipeline/ports.ts';
@@ -110,7 +111,7 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
     info: () => ({
       version: deps.version, pack: deps.packId(), provider: deps.worker()?.provider ?? 'none', safeMode: deps.safeMode(),
       configFile: deps.configFile, configProblems: [...deps.configProblems], dataDir: deps.dataDir, writable: deps.token() !== undefined,
-      stations: [...stations.keys()], startedAt: deps.startedAt,
+      stations: [...stations.keys()], startedAt: deps.startedAt, protocol: protocolForUi(),
     }),
     health: () => deps.health(),
     metrics: async () => {

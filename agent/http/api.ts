@@ -16,6 +16,15 @@ export interface AgentInfo {
   writable: boolean;
   stations: string[];
   startedAt: number;
+  /** The northbound constants the browser UI needs (adapters/protocol.ts protocolForUi()). */
+  protocol: UiProtocol;
+}
+
+export interface UiProtocol {
+  outcomes: Record<string, string>;
+  noVerdictReasons: string[];
+  verdicts: Record<string, number>;
+  partIdMaxLength: number;
 }
 
 export interface ComponentReport {

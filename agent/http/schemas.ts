@@ -20,6 +20,12 @@ export const info = z.object({
   writable: z.boolean().describe('http.token is set: writes are possible'),
   stations: z.array(z.string()),
   startedAt: int().describe('epoch ms'),
+  protocol: z.object({
+    outcomes: z.record(z.string(), z.string()),
+    noVerdictReasons: z.array(z.string()),
+    verdicts: z.record(z.string(), int()),
+    partIdMaxLength: int(),
+  }).describe('northbound constants the web UI uses (outcome names, NO_VERDICT reasons, verdict codes, part id limit)'),
 });
 
 export const health = z.object({
