@@ -67,8 +67,33 @@ export interface VerdictSink {
   readonly name: string;
   start(commands: SinkCommands): Promise<void>;
   stop(): Promise<void>;
+  /** A verdict once its result row is committed; not called for a sink with the `outbox` capability. */
   publishVerdict(verdict: VerdictRecord): void;
   publishStatus(status: StationStatus): void;
   publishAlarm(alarm: Alarm): void;
   health(): { ok: boolean; detail: string };
+  /** What the sink can do beyond the contract; the agent reads these and never tells sinks apart by name. */
+  readonly capabilities?: SinkCapabilities;
+}
+
+export interface SinkCapabilities {
+  /** A durable outbox: each verdict is enqueued inside its result row's transaction (a crash can never split the
+   *  two), from the agent's start on, started or not; `flush` follows the commit. The sink gets verdicts only so. */
+  outbox?: { enqueue(verdict: VerdictRecord): void; flush(): void };
+  /** Counters and latched errors the sink keeps itself, reset here when the reset came another way. */
+  localResets?: LocalResets;
+  /** Alarms the sink raises itself (OPC UA ResultBufferFull, PlcHeartbeatLost): forwarded to the other sinks. */
+  alarms?: { onAlarm(listener: (alarm: Alarm) => void): void };
+  /** The broker the sink publishes to: its reachability drives BrokerOffline and the health entry `broker`. */
+  broker?: { url: string; connectTimeoutMs: number; onConnection(listener: (connected: boolean) => void): void };
+  /** Where clients connect (printed at start). */
+  endpointUrl?(): string;
+  /** The station set is fixed when the sink starts: stations added by a hot reload appear after a restart. */
+  stationsFixedAtStart?: boolean;
+}
+
+/** Counters and latched errors a sink keeps (OPC UA `Counters.*`, the latched error). */
+export interface LocalResets {
+  resetCounters(stationId: string): void;
+  resetError(stationId: string): void;
 }

@@ -7,8 +7,9 @@ import { opcuaConfigSchema, type OpcUaConfig } from '../adapters/opcua/config.ts
 import { createFrameSource } from '../drivers/index.ts';
 import type { AgentConfig } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
-import type { DaemonParts, LocalResets, SinkHooks } from './daemon.ts';
-import { toVerdictRecord } from './northbound/verdict-record.ts';
+import type { DaemonParts, SinkHooks } from './daemon.ts';
+import type { Alarm } from '../adapters/types.ts';
+import type { OpcUaSink } from '../adapters/opcua/sink.ts';
 import { packDetectorFactory } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
@@ -33,11 +34,9 @@ export function realParts(pack?: Pack): DaemonParts {
       if (cfg.mqtt) {
         const mqtt = { ...cfg.mqtt, site: cfg.mqtt.site ?? cfg.agent.site, line: cfg.mqtt.line ?? cfg.agent.line, agentId: cfg.mqtt.agentId ?? cfg.agent.id };
         const outbox = createOutbox(store.db, mqtt.outbox, (kind, count, why) => log.error({ kind, count, why }, 'MQTT outbox dropped messages'));
-        // The outbox row commits in the same transaction as the result row (kill -9 can never split them).
-        store.onResult((r) => outbox.enqueue(toVerdictRecord(r)));
         sinks.push(createMqttSink(mqtt, {
           outbox, agentVersion: version, metrics: stats, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
-          onConnectionChange: (up) => hooks.brokerConnection(up), stations: () => hooks.stations(),
+          stations: () => hooks.stations(),
         }));
       }
       return sinks;
@@ -46,15 +45,16 @@ export function realParts(pack?: Pack): DaemonParts {
 }
 
 /** node-opcua takes seconds to load; the server module is imported when the sink starts (in the background). */
-function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: SinkHooks): VerdictSink & LocalResets & { endpointUrl(): string } {
-  let real: (VerdictSink & LocalResets & { endpointUrl(): string }) | null = null;
+function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: SinkHooks): VerdictSink {
+  let real: OpcUaSink | null = null;
+  const alarmListeners: ((alarm: Alarm) => void)[] = [];
   return {
     name: 'opcua',
     async start(commands) {
       const [{ createOpcUaSink }, { createSqliteStationStore }] = await Promise.all([import('../adapters/opcua/sink.ts'), import('../adapters/opcua/state-store.ts')]);
       real = createOpcUaSink(config, {
         store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
-        onAlarm: (a) => hooks.alarm(a, 'opcua'), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
+        onAlarm: (a) => alarmListeners.forEach((listener) => listener(a)), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
         // /metrics is readable without a token: one reason for both, or it would tell which user names exist.
         onLoginFailure: () => hooks.loginFailure('bad_credentials'),
       });
@@ -64,9 +64,12 @@ function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: Si
     publishVerdict: (v) => real?.publishVerdict(v),
     publishStatus: (s) => real?.publishStatus(s),
     publishAlarm: (a) => real?.publishAlarm(a),
-    resetCounters: (id) => real?.resetCounters(id),
-    resetError: (id) => real?.resetError(id),
     health: () => real?.health() ?? { ok: false, detail: 'starting' },
-    endpointUrl: () => real?.endpointUrl() ?? `opc.tcp://localhost:${config.port}`,
+    capabilities: {
+      localResets: { resetCounters: (id) => real?.resetCounters(id), resetError: (id) => real?.resetError(id) },
+      alarms: { onAlarm: (listener) => void alarmListeners.push(listener) },
+      endpointUrl: () => real?.endpointUrl() ?? `opc.tcp://localhost:${config.port}`,
+      stationsFixedAtStart: true,
+    },
   };
 }

@@ -39,14 +39,18 @@ test('the demo config (as npm start runs it) prints where everything is, shows v
   const started = Date.now();
   const { child, out } = run(config, t);
   const url = `http://127.0.0.1:${port}`;
+  // A NO_VERDICT first (a frame the full queue dropped on a busy machine) is a correct outcome, not the verdict asked for.
+  const noVerdicts = new Set<string>();
   const first = await waitFor(async () => {
     try {
-      const st = (await (await fetch(`${url}/api/stations`)).json()) as { latest: { outcome: string } | null }[];
-      return st[0]?.latest;
+      const st = (await (await fetch(`${url}/api/stations`)).json()) as { latest: { outcome: string; noVerdictReason?: string } | null }[];
+      const latest = st[0]?.latest;
+      if (latest?.outcome === 'NO_VERDICT') noVerdicts.add(latest.noVerdictReason ?? '?');
+      return latest?.outcome === 'NO_VERDICT' ? null : latest;
     } catch {
       return null;
     }
-  }, 10_000, 'a verdict in the UI API');
+  }, 10_000, () => `a verdict in the UI API (NO_VERDICT seen: ${[...noVerdicts].join(', ') || 'none'})`);
   t.true(Date.now() - started < 10_000, `first verdict after ${Date.now() - started} ms`);
   t.regex(first.outcome, /^(PASS|FAIL)$/);
   await waitFor(() => out().includes('stations'), 2000, 'the banner');

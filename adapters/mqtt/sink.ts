@@ -50,6 +50,12 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
   let commandsHandled = 0;
   const timers: NodeJS.Timeout[] = [];
 
+  const connectionListeners: ((connected: boolean) => void)[] = [];
+  const connectionChanged = (connected: boolean) => {
+    deps.onConnectionChange?.(connected);
+    for (const listener of connectionListeners) listener(connected);
+  };
+
   const publish = (topic: string, payload: string | Buffer, opts: IClientPublishOptions, cb?: (err?: Error) => void) =>
     client!.publish(`${prefix}/${topic}`, payload, opts, cb);
 
@@ -187,13 +193,13 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
         client!.subscribe(commandFilter, { qos: 1, rh: 2, rap: true, nl: true }, (err, granted) => {
           if (err || (granted?.[0]?.qos ?? 0) >= 128) log.warn(`mqtt: cannot subscribe to ${commandFilter} (${err?.message ?? `reason ${granted?.[0]?.qos}`}); MQTT commands are unavailable`);
         });
-        deps.onConnectionChange?.(true);
+        connectionChanged(true);
         kick();
       });
       client.on('close', () => {
         // Hand unacknowledged messages back to the outbox: they are resent in order, marked replayed.
         for (const id of Object.keys(client?.outgoing ?? {})) client?.removeOutgoingMessage(Number(id));
-        if (connectedAt) deps.onConnectionChange?.(false);
+        if (connectedAt) connectionChanged(false);
         // Jitter so a fleet of agents does not reconnect in lock-step after a broker restart.
         if (client) client.options.reconnectPeriod = Math.round(config.reconnectPeriodMs * (0.75 + Math.random() * 0.5));
       });
@@ -230,9 +236,13 @@ export function createMqttSink(config: MqttConfig, deps: MqttSinkDeps): MqttSink
       await c.endAsync();
     },
     publishVerdict(v: VerdictRecord) {
-      // The daemon normally queued it already inside its result transaction; otherwise queue it here.
-      if (!outbox.wasEnqueued(v.resultId)) outbox.enqueue(v);
+      // Standalone use; the agent enqueues through `capabilities.outbox` inside the result's transaction instead.
+      outbox.enqueue(v);
       kick();
+    },
+    capabilities: {
+      outbox: { enqueue: (v) => outbox.enqueue(v), flush: () => kick() },
+      broker: { url: config.url, connectTimeoutMs: config.connectTimeoutMs, onConnection: (listener) => void connectionListeners.push(listener) },
     },
     publishStatus(s: StationStatus) {
       const key = JSON.stringify(statusPayload(s, new Date(0)));

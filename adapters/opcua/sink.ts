@@ -63,6 +63,11 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
     return s;
   };
 
+  const alarmListeners: ((alarm: Alarm) => void)[] = [];
+  const raised = (alarm: Alarm) => {
+    deps.onAlarm?.(alarm);
+    for (const listener of alarmListeners) listener(alarm);
+  };
   return {
     name: 'opcua',
     pkiDir,
@@ -136,7 +141,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       for (const id of config.stations) {
         stations.set(id, new StationNode(id, {
           ns, parent: stationsFolder, agent: agent as UAObject, resultEventType, config, store: deps.store,
-          commands: () => commands, onAlarm: deps.onAlarm, lookupResult: deps.lookupResult, log,
+          commands: () => commands, onAlarm: raised, lookupResult: deps.lookupResult, log,
         }));
       }
       await server.start().catch((err: Error) => {
@@ -175,6 +180,12 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
     },
     resetError(stationId: string) {
       station(stationId)?.clearLatchedError();
+    },
+    capabilities: {
+      localResets: { resetCounters: (id) => station(id)?.zeroCounters(), resetError: (id) => station(id)?.clearLatchedError() },
+      alarms: { onAlarm: (listener) => void alarmListeners.push(listener) },
+      endpointUrl: () => server?.getEndpointUrl() ?? '',
+      stationsFixedAtStart: true,
     },
     health() {
       const ok = !!server && server.engine.serverStatus !== undefined;

@@ -102,9 +102,9 @@ export function registerRunCommands(program: Command, parts: (pack?: Pack) => Da
     });
 }
 
+/** The OPC UA endpoint, from the sink that says where clients connect (only the OPC UA server does). */
 function opcuaEndpoint(daemon: Daemon): string | undefined {
-  const sink = daemon.configuredSinks.find((s) => s.name === 'opcua') as { endpointUrl?: () => string } | undefined;
-  return sink?.endpointUrl?.();
+  return daemon.northbound.endpointUrls()[0];
 }
 
 function readRaw(file: string): unknown {

@@ -1,17 +1,19 @@
 // Settles a frame: judge it (threshold of the reference it was captured with), store it with its resultSeq and
 // outbox entry in one transaction, then publish. Masks are made only where they are kept or published.
+import { OUTCOME, verdictCodeOf } from '../../adapters/protocol.ts';
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import { judgeFrame, maskPng, type FrameVerdict } from '../../models/verdict.ts';
 import type { Metrics } from '../metrics.ts';
 import { toVerdictRecord } from '../northbound/verdict-record.ts';
 import type { Store } from '../store/store.ts';
-import type { VerdictRecord, VerdictSink } from './ports.ts';
+import type { VerdictRecord } from './ports.ts';
 import type { Recorder } from './station.ts';
 
 export interface RecorderDeps {
   store: Store;
-  sinks: () => VerdictSink[];
+  /** Gets each verdict after its row committed (outbox sinks had it inside the transaction, through the store). */
+  northbound: { verdict(record: VerdictRecord): void };
   packId: () => string;
   publicUrl: () => string;
   metrics: Metrics;
@@ -37,13 +39,13 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     width: frame.width,
     height: frame.height,
   });
-  const settle: Recorder['settle'] = async (station, job, outcome, startedAt) => {
+  const settle: Recorder['settle'] = async (station, job, settlement, startedAt) => {
     const { frame, ref } = job;
     let judged: FrameVerdict | null = null;
     let mask: VerdictRecord['mask'] = null;
     const resultId = ulid();
-    if (outcome.kind === 'verdict') {
-      const inf = outcome.inference;
+    if (settlement.kind === 'verdict') {
+      const inf = settlement.inference;
       judged = judgeFrame(sanitize(inf.score), inf.map, inf.size, frame, { threshold: ref.threshold });
       const wantMask = station.entry.keepMasks === 'all' || (judged.verdict === 'fail' && judged.defects.count > 0);
       if (wantMask) {
@@ -52,7 +54,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       }
     }
     const decidedAt = Date.now();
-    const verdictOutcome = judged ? (judged.verdict === 'fail' ? 'FAIL' : 'PASS') : 'NO_VERDICT';
+    const outcome = judged ? (judged.verdict === 'fail' ? OUTCOME.fail : OUTCOME.pass) : OUTCOME.noVerdict;
     const record = toVerdictRecord(deps.store.recordResult({
       resultId,
       stationId: station.id,
@@ -65,10 +67,10 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       recipeName: ref.recipeName,
       referenceVersion: ref.version,
       packId: deps.packId(),
-      outcome: verdictOutcome,
-      reason: outcome.kind === 'no_verdict' ? outcome.reason : null,
-      verdictCode: verdictOutcome === 'PASS' ? 1 : verdictOutcome === 'FAIL' ? 2 : 3,
-      mode: outcome.kind === 'verdict' ? outcome.inference.mode : 'none',
+      outcome,
+      reason: settlement.kind === 'no_verdict' ? settlement.reason : null,
+      verdictCode: verdictCodeOf(outcome),
+      mode: settlement.kind === 'verdict' ? settlement.inference.mode : 'none',
       shots: ref.shots,
       score: judged?.score ?? 0,
       threshold: ref.threshold,
@@ -77,20 +79,14 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       capturedAt: frame.capturedAt,
       decidedAt,
       queueMs: Math.max(0, startedAt - job.enqueuedAt),
-      inferenceMs: outcome.kind === 'verdict' ? outcome.inferenceMs : null,
+      inferenceMs: settlement.kind === 'verdict' ? settlement.inferenceMs : null,
       totalMs: decidedAt - frame.capturedAt,
       width: frame.width,
       height: frame.height,
       keepMask: station.entry.keepMasks !== 'none',
       ...(job.inFlightId === undefined ? {} : { inFlightId: job.inFlightId }),
     }));
-    for (const sink of deps.sinks()) {
-      try {
-        sink.publishVerdict(record);
-      } catch (err) {
-        deps.log.warn({ sink: sink.name, err: (err as Error).message }, 'sink refused a verdict');
-      }
-    }
+    deps.northbound.verdict(record);
     if (frame.rgb.length) station.live = { frame, verdict: record, judged };
     const m = deps.metrics;
     m.outcomes.inc({ camera: station.cameraId, outcome: record.outcome, reason: record.noVerdictReason ?? '' });

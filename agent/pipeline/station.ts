@@ -1,4 +1,5 @@
 // One camera = one station: frame intake, bounded queue, software triggers, per-frame accounting and the live view.
+import { OUTCOME } from '../../adapters/protocol.ts';
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { CameraEntry } from '../config/schema.ts';
 import type { Changeover } from './changeover.ts';
@@ -219,11 +220,11 @@ export class Station implements JobOwner {
     const p = this.recorder.settle(this, job, settlement, startedAt)
       .then((v) => {
         if (v) {
-          if (v.outcome !== 'NO_VERDICT') {
+          if (v.outcome !== OUTCOME.noVerdict) {
             this.latencies.push(v.timing.processingMs);
             if (this.latencies.length > 1000) this.latencies.shift();
           }
-          const key = v.outcome === 'NO_VERDICT' ? `NO_VERDICT:${v.noVerdictReason}` : v.outcome;
+          const key = v.outcome === OUTCOME.noVerdict ? `NO_VERDICT:${v.noVerdictReason}` : v.outcome;
           this.counters.outcomes[key] = (this.counters.outcomes[key] ?? 0) + 1;
         }
         return v;

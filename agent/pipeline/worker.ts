@@ -65,10 +65,8 @@ export class InferenceWorker {
   state: WorkerState = 'starting';
   restarts = 0;
   lastError = '';
-  busy = 0; // frames in the current inference call
   /** Duration of the last session warm-up (ms). */
   lastWarmupMs = 0;
-  private current: Job[] = [];
   private incidents: { at: number; kind: 'timeout' | 'error' | 'restart'; frames: number }[] = [];
 
   constructor(private readonly opts: WorkerOptions) {}
@@ -182,8 +180,6 @@ export class InferenceWorker {
   private async run(batch: Job[]): Promise<void> {
     const detector = this.detector!;
     const startedAt = Date.now();
-    this.current = batch;
-    this.busy = batch.length;
     let timer: NodeJS.Timeout | undefined;
     // The camera's full-resolution frame as it came: the runtime resizes it to S×S itself (Pillow-exact, the model's
     // preprocessing), so no driver-scaled copy can reach the model.
@@ -191,8 +187,6 @@ export class InferenceWorker {
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.inferTimeoutMs)));
     const result = await Promise.race([call.then((v) => ({ ok: v }), (e: unknown) => ({ err: e })), timeout]);
     clearTimeout(timer);
-    this.current = [];
-    this.busy = 0;
     const ms = Date.now() - startedAt;
     if (result === 'timeout') {
       this.lastError = `inference hung for more than ${this.opts.inferTimeoutMs} ms`;

@@ -84,12 +84,13 @@ export async function startHarness(extra: Record<string, unknown> = {}, opts: Ha
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<Exclude<T, false | null | undefined | 0 | "">> {
+/** `what` names what was awaited in the timeout error; a function is asked only then (it may say what it saw). */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string)): Promise<Exclude<T, false | null | undefined | 0 | "">> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v as Exclude<T, false | null | undefined | 0 | "">;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -14,7 +14,8 @@ export interface PlcLogin {
 
 export async function connectPlc(h: Harness, clientPki: string, login: PlcLogin): Promise<Plc> {
   await h.daemon.sinksStarted;
-  const url = (h.daemon.sinks.find((s) => s.name === 'opcua') as unknown as { endpointUrl(): string }).endpointUrl();
+  const url = h.daemon.northbound.endpointUrls()[0];
+  if (!url) throw new Error('no OPC UA endpoint: is opcua enabled in the test config?');
   if (login.trust !== false) {
     const probe = makeClient({ pkiDir: clientPki });
     await probe.connect(url).catch(() => {});
