@@ -34,8 +34,6 @@ export interface Outbox {
   /** Queues the verdict (and its mask). Call inside the transaction that records the result. */
   enqueue(verdict: VerdictRecord): void;
   enqueueAlarm(alarm: Alarm): void;
-  /** True when this process queued that result (the publisher then only has to drain). */
-  wasEnqueued(resultId: string): boolean;
   /** Oldest first, skipping the ids given (in flight). */
   peek(limit: number, skip?: ReadonlySet<number>): OutboxRow[];
   remove(id: number): void;
@@ -69,7 +67,6 @@ export function createOutbox(db: Database, limits: OutboxLimits, onDrop?: (kind:
   let bytes = 0;
   let full = false;
   const dropped: Record<OutboxKind, number> = { verdict: 0, mask: 0, alarm: 0 };
-  const recent = new Set<string>();
 
   const resync = () => {
     const t = totals.get() as { n: number; b: number };
@@ -114,14 +111,11 @@ export function createOutbox(db: Database, limits: OutboxLimits, onDrop?: (kind:
       }
       put('verdict', v.stationId, v.resultId, v.resultSeq, verdictTopic(v.stationId), Buffer.from(JSON.stringify(verdictPayload(v))), null);
       enforceLimits();
-      recent.add(v.resultId);
-      if (recent.size > 4096) recent.delete(recent.values().next().value as string);
     },
     enqueueAlarm(a) {
       put('alarm', a.stationId, null, null, alarmTopic(a.stationId), Buffer.from(JSON.stringify(alarmPayload(a))), null);
       enforceLimits();
     },
-    wasEnqueued: (resultId) => recent.has(resultId),
     peek(limit, skip) {
       const want = limit + (skip?.size ?? 0);
       const rows = selectOldest.all(want) as {

@@ -14,12 +14,6 @@ import type { Alarm, AlarmName, SinkCommands, StationStatus, VerdictRecord } fro
 import type { OpcUaConfig } from './config.ts';
 import { emptyStationState, type PresentedResult, type StationState, type StationStateStore } from './state-store.ts';
 
-/** adapters/index.ts's OPCUA_CODES, under its old names; the values are adapters/protocol.ts's METHOD_RESULT / RECIPE_STATUS. */
-export const CODES = {
-  ok: METHOD_RESULT.ok, notReady: METHOD_RESULT.notReady, busy: METHOD_RESULT.busy, bufferFull: METHOD_RESULT.resultBufferFull,
-  unknownResult: METHOD_RESULT.unknownResultId, notPresented: METHOD_RESULT.resultSeqNotPresented, triggerTimeout: METHOD_RESULT.triggerTimeout,
-  unknownRecipe: RECIPE_STATUS.unknownRecipe,
-} as const;
 const INITIAL_STATE: StationStateName = 'Preoperational'; // until the daemon's first status
 
 type Value = { dataType: DataType; value: unknown };

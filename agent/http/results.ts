@@ -1,10 +1,10 @@
 // History routes: results filtered and one by id, and a result's defect mask (the MaskUri of OPC UA and MQTT).
+import { OUTCOMES } from '../../adapters/protocol.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { access, binaryResponse, HttpError, intParam, type AreaOptions } from './common.ts';
 import * as s from './schemas.ts';
 
-const OUTCOMES = ['PASS', 'FAIL', 'NO_VERDICT'] as const;
 const resultParams = z.object({ id: z.string().describe('result id (ULID)') });
 // Strings on purpose: the handler checks them and answers with messages that say what is accepted.
 const resultQuery = z.object({

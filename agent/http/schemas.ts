@@ -1,11 +1,12 @@
 // Response shapes of the API in zod: the OpenAPI document is generated from them and the response test checks real
 // answers against it. z.object is closed in the document (additionalProperties: false): a field a handler adds
 // without declaring it here fails test/http-openapi.test.ts. Open where the shape is open by design (health details).
+import { OUTCOMES } from '../../adapters/protocol.ts';
 import { z } from 'zod';
 
 const int = () => z.number().int();
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).describe('x, y, width, height in frame pixels');
-const outcome = z.enum(['PASS', 'FAIL', 'NO_VERDICT']);
+const outcome = z.enum(OUTCOMES);
 const productMode = z.enum(['few-shot', 'zero-shot']);
 const thresholdSource = z.enum(['override', 'shots', 'pack-default']);
 

@@ -1,4 +1,5 @@
 // Station routes: the live view (state, latest frame and heat-map overlay), software triggers and changeover.
+import { PART_ID_MAX_LENGTH } from '../../adapters/protocol.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import sharp from 'sharp';
 import { z } from 'zod';
@@ -9,7 +10,7 @@ import * as s from './schemas.ts';
 
 const stationParams = z.object({ id: z.string().describe('station id') });
 // No body at all is fine: the part id is then ''.
-const triggerBody = z.strictObject({ partId: z.string().max(64).default('').describe('part id echoed in the result (≤64 chars)') }).nullish();
+const triggerBody = z.strictObject({ partId: z.string().max(PART_ID_MAX_LENGTH).default('').describe(`part id echoed in the result (≤${PART_ID_MAX_LENGTH} chars)`) }).nullish();
 const activateBody = z.strictObject({ productId: z.number().int().positive().nullable().describe('product id, or null for none (zero-shot)') });
 
 /** The station, or 404 naming the ones there are. */

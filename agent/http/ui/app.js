@@ -24,10 +24,9 @@ async function api(method, url, body, contentType) {
   return data;
 }
 
-// Outcome names, NO_VERDICT reasons, verdict codes: GET /api/info's `protocol` (adapters/protocol.ts protocolForUi()).
-// This copy stands in for an /api/info without it; test/protocol.test.ts keeps it equal to protocolForUi().
-const PROTOCOL_FALLBACK = {"outcomes":{"pass":"PASS","fail":"FAIL","noVerdict":"NO_VERDICT"},"noVerdictReasons":["dropped","timeout","no_reference","camera_error","model_error","interrupted"],"verdicts":{"Undefined":0,"OK":1,"NOK":2,"NotDecidable":3},"partIdMaxLength":64};
-let protocol = PROTOCOL_FALLBACK;
+// Outcome names, NO_VERDICT reasons, verdict codes (adapters/protocol.ts protocolForUi()): set by banner() from
+// GET /api/info, which every page awaits before it renders.
+let protocol = null;
 
 let timer = null;
 let pageToken = 0;
@@ -51,7 +50,7 @@ window.addEventListener('hashchange', route);
 
 async function banner() {
   const info = await api('GET', '/api/info');
-  protocol = info.protocol ?? PROTOCOL_FALLBACK;
+  protocol = info.protocol;
   $('#banner').textContent = info.safeMode ? `SAFE MODE: ${info.configProblems[0] ?? 'invalid config'}` : '';
   return info;
 }
