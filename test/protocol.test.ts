@@ -1,7 +1,7 @@
 // adapters/protocol.ts against the documents that define it: ../shared/PROTOCOLS.md (its tables and lines), and for the
 // codes and names the project decided itself adapters/README.md and README.md. A change on either side fails here.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   ALARM_NAMES, ALARMS, COMMAND_REJECT, LAST_MASK_PNG_MAX_BYTES, METHOD_RESULT, MQTT_SCHEMA, MQTT_TOPIC, NAMESPACE_URI, NO_VERDICT_REASONS,
@@ -14,7 +14,8 @@ const PROTOCOLS = read('../../shared/PROTOCOLS.md');
 const ADAPTERS_README = read('../adapters/README.md').replace(/\s+/g, ' ');
 const README = read('../README.md').replace(/\s+/g, ' ');
 const RELIABILITY = read('../../shared/RELIABILITY.md').replace(/\s+/g, ' ');
-const APP_JS = read('../agent/http/ui/app.js');
+// Every module of the browser UI, as one text.
+const APP_JS = readdirSync(new URL('../agent/http/ui/', import.meta.url)).filter((f) => f.endsWith('.js')).map((f) => read(`../agent/http/ui/${f}`)).join('\n');
 
 /** The cells of the PROTOCOLS.md table row whose first cell names `node`. */
 function row(node: string): string[] {
@@ -150,5 +151,5 @@ test('protocolForUi: plain JSON; the UI takes it from /api/info and keeps no cop
   t.deepEqual(Object.values(ui.outcomes), [...OUTCOMES]);
   t.deepEqual(ui.verdicts, { ...VERDICT });
   t.regex(APP_JS, /protocol = info\.protocol;/);
-  t.notRegex(APP_JS, /['"]NO_VERDICT['"]/, 'app.js names no outcome itself');
+  t.notRegex(APP_JS, /['"]NO_VERDICT['"]/, 'the UI names no outcome itself');
 });

@@ -1,16 +1,17 @@
-// The operator web UI: three static files, read once at start, open without a token (the API calls carry it).
+// The operator web UI: the static files of ui/ (an HTML page, ES modules, a style sheet), read once at start and
+// open without a token (the API calls carry it).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
-const UI_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/ui/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/ui/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
-};
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const UI_DIR = new URL('./ui/', import.meta.url);
 
 export const uiRoutes: FastifyPluginAsyncZod = async (app) => {
-  for (const [url, { file, type }] of Object.entries(UI_FILES)) {
-    const body = readFileSync(new URL(`./ui/${file}`, import.meta.url));
+  for (const file of readdirSync(UI_DIR)) {
+    const type = TYPES[file.split('.').pop()!];
+    if (!type) continue;
+    const body = readFileSync(new URL(file, UI_DIR));
+    const url = file === 'index.html' ? '/' : `/ui/${file}`;
     app.get(url, { config: { access: 'open' }, schema: { hide: true } }, (_req, reply) => reply.type(type).header('cache-control', 'no-cache').send(body));
   }
 };
