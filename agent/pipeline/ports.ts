@@ -14,7 +14,7 @@ export type Image = RawFrame;
 export type DetectorInput = Image | Buffer;
 
 /** The runtime's result for one frame, as far as the agent uses it. */
-export type Inference = Pick<RuntimeInference, 'score' | 'map' | 'size' | 'mode'>;
+export type Inference = Pick<RuntimeInference, 'score' | 'map' | 'size' | 'mode' | 'branches'>;
 
 /** Opaque few-shot memory built from shot features; only the detector that built it understands it. */
 export type Memory = unknown;
