@@ -149,6 +149,79 @@ export const MIGRATIONS: Migration[] = [
     `,
     down: 'DROP TABLE opcua_station_state; DROP TABLE mqtt_outbox;',
   },
+  {
+    version: 5,
+    description: "evidence for every verdict: the part's frame (JPEG) and fused anomaly map (8-bit PNG) in a side table; product name, threshold source and branch scores on the result",
+    // Old rows keep everything they had; the new columns are NULL for them (the product name then comes from products).
+    // pruned_at marks an image removed by retention, so "none kept" and "removed" answer differently.
+    up: `
+      ALTER TABLE results ADD COLUMN recipe_name TEXT;
+      ALTER TABLE results ADD COLUMN threshold_source TEXT;
+      ALTER TABLE results ADD COLUMN branches TEXT;
+      CREATE TABLE result_images (
+        result_id TEXT PRIMARY KEY REFERENCES results(result_id) ON DELETE CASCADE,
+        station_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        decided_at INTEGER NOT NULL,
+        frame_jpeg BLOB,
+        frame_width INTEGER,
+        frame_height INTEGER,
+        map_png BLOB,
+        map_size INTEGER,
+        bytes INTEGER NOT NULL,
+        pruned_at INTEGER
+      );
+      CREATE INDEX result_images_decided ON result_images(decided_at) WHERE frame_jpeg IS NOT NULL OR map_png IS NOT NULL;
+      CREATE INDEX result_images_rejects ON result_images(station_id, outcome, decided_at);
+    `,
+    down: `
+      DROP TABLE result_images;
+      ALTER TABLE results DROP COLUMN branches;
+      ALTER TABLE results DROP COLUMN threshold_source;
+      ALTER TABLE results DROP COLUMN recipe_name;
+    `,
+  },
+  // ---- migration 6 (reference sets): owned by the shot-capture work ----
+  {
+    version: 6,
+    description: "versioned reference sets: every change of a product's shots makes a new set; shots an earlier set names are retired, never deleted; leave-one-out results keyed by the shots they were judged against, with their maps",
+    // Products with shots get set 1 with those shots, so restore has a starting point. loo_others names the shots a
+    // leave-one-out score was judged against: a score for another set is stale and computed again.
+    up: `
+      CREATE TABLE reference_sets (
+        product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (product_id, version)
+      );
+      CREATE TABLE reference_set_shots (
+        product_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        shot_id INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+        PRIMARY KEY (product_id, version, shot_id),
+        FOREIGN KEY (product_id, version) REFERENCES reference_sets(product_id, version) ON DELETE CASCADE
+      );
+      CREATE INDEX reference_set_shots_shot ON reference_set_shots(shot_id);
+      ALTER TABLE shots ADD COLUMN retired_at INTEGER;
+      ALTER TABLE shot_features ADD COLUMN loo_others TEXT;
+      ALTER TABLE shot_features ADD COLUMN loo_map BLOB;
+      INSERT INTO reference_sets (product_id, version, action, detail, created_by, created_at)
+        SELECT p.id, 1, 'migrated', 'the shots registered before reference sets existed', 'migration', CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM products p WHERE EXISTS (SELECT 1 FROM shots s WHERE s.product_id = p.id);
+      INSERT INTO reference_set_shots (product_id, version, shot_id) SELECT product_id, 1, id FROM shots;
+    `,
+    down: `
+      DROP TABLE reference_set_shots;
+      DROP TABLE reference_sets;
+      DELETE FROM shots WHERE retired_at IS NOT NULL;
+      ALTER TABLE shot_features DROP COLUMN loo_map;
+      ALTER TABLE shot_features DROP COLUMN loo_others;
+      ALTER TABLE shots DROP COLUMN retired_at;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;

@@ -4,6 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import { ulid } from 'ulid';
 import type { Db } from './db.ts';
 import type { InFlightFrame } from './frames-in-flight.ts';
+import type { ResultEvidence, ResultImages, ResultImagesInfo } from './result-images.ts';
 
 export type ResultOutcome = 'PASS' | 'FAIL' | 'NO_VERDICT';
 type Box = [number, number, number, number];
@@ -43,10 +44,16 @@ export interface ResultInput {
   keepMask: boolean;
   /** The frame's in-flight row (admitFrame), removed in the result's own transaction. */
   inFlightId?: number;
+  /** Where the threshold came from (the reference the frame was judged with). */
+  thresholdSource?: 'override' | 'shots' | 'pack-default';
+  /** The runtime's per-branch image scores and map peaks. */
+  branches?: Record<string, number> | null;
+  /** Frame and anomaly map to keep with the result (keepImages); never passed to the hooks. */
+  evidence?: ResultEvidence | null;
 }
 
 /** A result as recorded: what the hooks get and recordResult returns. */
-export type RecordedResult = Omit<ResultInput, 'resultId' | 'keepMask' | 'inFlightId'> & { resultId: string; resultSeq: number };
+export type RecordedResult = Omit<ResultInput, 'resultId' | 'keepMask' | 'inFlightId' | 'evidence'> & { resultId: string; resultSeq: number };
 
 /** A stored row, as getResult and queryResults (and so the HTTP API) return it. */
 export interface ResultRow {
@@ -100,11 +107,26 @@ export type ResultHook = (result: RecordedResult) => void;
 export interface ResultsDeps {
   nextResultSeq: (stationId: string) => number;
   settleFrame: (inFlightId: number) => void;
+  images: ResultImages;
 }
+
+/** One result with everything its detail view shows (GET /api/results/:id/detail). */
+export interface ResultDetailRow extends ResultRow {
+  /** The product's name as recorded with the result (older rows: the product's current name; null: none). */
+  productName: string | null;
+  thresholdSource: 'override' | 'shots' | 'pack-default' | null;
+  branches: Record<string, number> | null;
+  images: ResultImagesInfo;
+}
+
+/** A row as the CSV export streams it: the table's columns plus the product name. */
+export type ResultExportRow = ResultRow & { productName: string | null; thresholdSource: string | null };
 
 const RESULT_COLUMNS = `result_id, station_id, result_seq, camera_id, frame_seq, part_id, trigger_seq, product_id, recipe_id,
   reference_version, pack_id, outcome, reason, verdict_code, mode, shots, score, threshold, defect_count, defect_area_px,
   bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png IS NOT NULL AS has_mask, width, height`;
+const EXTRA_COLUMNS = `COALESCE(NULLIF(recipe_name, ''), (SELECT name FROM products WHERE products.id = results.product_id)) AS product_name,
+  threshold_source, branches`;
 
 interface ResultSql {
   result_id: string; station_id: string; result_seq: number; camera_id: string; frame_seq: number; part_id: string; trigger_seq: number;
@@ -112,6 +134,7 @@ interface ResultSql {
   verdict_code: number; mode: string; shots: number; score: number; threshold: number; defect_count: number; defect_area_px: number; bbox: string;
   captured_at: number; decided_at: number; queue_ms: number | null; inference_ms: number | null; total_ms: number; has_mask: number; width: number; height: number;
 }
+interface ExtraSql { product_name: string | null; threshold_source: ResultDetailRow['thresholdSource']; branches: string | null }
 
 export class Results {
   readonly hooks: ResultHook[] = [];
@@ -123,20 +146,21 @@ export class Results {
   record(input: ResultInput): RecordedResult {
     return this.db.transaction(() => {
       const resultSeq = this.deps.nextResultSeq(input.stationId);
-      const { resultId: given, keepMask, inFlightId, ...rest } = input;
+      const { resultId: given, keepMask, inFlightId, evidence, ...rest } = input;
       const resultId = given ?? ulid();
       if (inFlightId !== undefined) this.deps.settleFrame(inFlightId);
       const recorded: RecordedResult = { ...rest, resultId, resultSeq };
       (this.insertStmt ??= this.db.prepare(`INSERT INTO results (result_id, station_id, result_seq, camera_id, frame_seq, part_id, trigger_seq,
         product_id, recipe_id, reference_version, pack_id, outcome, reason, verdict_code, mode, shots, score, threshold, defect_count,
-        defect_area_px, bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png, width, height)
-        VALUES (${new Array(29).fill('?').join(', ')})`)).run(
+        defect_area_px, bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png, width, height, recipe_name, threshold_source, branches)
+        VALUES (${new Array(32).fill('?').join(', ')})`)).run(
         resultId, input.stationId, resultSeq, input.cameraId, input.frameSeq, input.partId, input.triggerSeq, input.productId, input.recipeId,
         input.referenceVersion, input.packId, input.outcome, input.reason, input.verdictCode, input.mode, input.shots,
         input.score, input.threshold, input.defects.count, input.defects.areaPx, JSON.stringify(input.defects.bbox),
         input.capturedAt, input.decidedAt, input.queueMs, input.inferenceMs, input.totalMs, keepMask && input.mask ? input.mask.png : null,
-        input.width, input.height,
+        input.width, input.height, input.recipeName, input.thresholdSource ?? null, input.branches ? JSON.stringify(input.branches) : null,
       );
+      if (evidence) this.deps.images.put(resultId, input.stationId, input.outcome, input.decidedAt, evidence);
       for (const hook of this.hooks) hook(recorded);
       return recorded;
     })();
@@ -165,27 +189,55 @@ export class Results {
     return r ? r.mask_png : undefined;
   }
 
-  query(f: ResultFilter = {}): ResultRow[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const add = (sql: string, v: string | number | undefined) => {
-      if (v !== undefined) {
-        where.push(sql);
-        args.push(v);
-      }
+  detail(resultId: string): ResultDetailRow | undefined {
+    const r = this.db.prepare(`SELECT ${RESULT_COLUMNS}, ${EXTRA_COLUMNS} FROM results WHERE result_id = ?`).get(resultId) as (ResultSql & ExtraSql) | undefined;
+    if (!r) return undefined;
+    return {
+      ...resultFromSql(r), productName: r.product_name, thresholdSource: r.threshold_source,
+      branches: r.branches ? (JSON.parse(r.branches) as Record<string, number>) : null, images: this.deps.images.info(resultId),
     };
-    add('station_id = ?', f.stationId);
-    add('camera_id = ?', f.cameraId);
-    add('outcome = ?', f.outcome);
-    add('reason = ?', f.reason);
-    add('product_id = ?', f.productId);
-    add('part_id = ?', f.partId);
-    add('decided_at >= ?', f.since);
-    add('decided_at <= ?', f.until);
-    add('result_seq < ?', f.beforeSeq);
-    const sql = `SELECT ${RESULT_COLUMNS} FROM results ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY decided_at DESC, result_seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, Math.min(f.limit ?? 100, 1000)) as ResultSql[]).map(resultFromSql);
   }
+
+  query(f: ResultFilter = {}): ResultRow[] {
+    const { sql, args } = filterSql(f);
+    return (this.db.prepare(`SELECT ${RESULT_COLUMNS} FROM results ${sql} ORDER BY decided_at DESC, result_seq DESC LIMIT ?`)
+      .all(...args, Math.min(f.limit ?? 100, 1000)) as ResultSql[]).map(resultFromSql);
+  }
+
+}
+
+/**
+ * Every row of the filter (no limit unless one is given), one at a time: the CSV export streams these. `db` must be a
+ * connection of its own (Store.exportResults opens a read-only one): an open iterator keeps its connection busy, and
+ * the writer must never wait on a slow download.
+ */
+export function* iterateResults(db: Db, f: ResultFilter = {}): Generator<ResultExportRow> {
+  const { sql, args } = filterSql(f);
+  const stmt = db.prepare(`SELECT ${RESULT_COLUMNS}, ${EXTRA_COLUMNS} FROM results ${sql} ORDER BY decided_at DESC, result_seq DESC${f.limit === undefined ? '' : ' LIMIT ?'}`);
+  for (const r of stmt.iterate(...args, ...(f.limit === undefined ? [] : [f.limit])) as IterableIterator<ResultSql & ExtraSql>) {
+    yield { ...resultFromSql(r), productName: r.product_name, thresholdSource: r.threshold_source };
+  }
+}
+
+function filterSql(f: ResultFilter): { sql: string; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (sql: string, v: string | number | undefined) => {
+    if (v !== undefined) {
+      where.push(sql);
+      args.push(v);
+    }
+  };
+  add('station_id = ?', f.stationId);
+  add('camera_id = ?', f.cameraId);
+  add('outcome = ?', f.outcome);
+  add('reason = ?', f.reason);
+  add('product_id = ?', f.productId);
+  add('part_id = ?', f.partId);
+  add('decided_at >= ?', f.since);
+  add('decided_at <= ?', f.until);
+  add('result_seq < ?', f.beforeSeq);
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
 }
 
 function resultFromSql(r: ResultSql): ResultRow {

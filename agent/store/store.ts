@@ -4,14 +4,26 @@
 import { auditWriter, readAuditLog, type AuditEntry, type AuditWriter } from './audit.ts';
 import { openDatabase, type Db, type OpenOptions } from './db.ts';
 import { FramesInFlight, type InFlightFrame } from './frames-in-flight.ts';
-import { Products, type Product, type Shot } from './products.ts';
+import { Products, type LooResult, type Product, type Shot } from './products.ts';
+// ---- reference sets ----
+import type { ReferenceSet } from './reference-sets.ts';
 import { Results, type RecordedResult, type ResultFilter, type ResultHook, type ResultInput, type ResultRow } from './results.ts';
 import { Retention, type RetentionPolicy } from './retention.ts';
+// ---- evidence (frames, anomaly maps, detail, CSV export) ----
+import Database from 'better-sqlite3';
+import { ResultImages, type ImageStats } from './result-images.ts';
+import { iterateResults, type ResultDetailRow, type ResultExportRow } from './results.ts';
+import type { PruneResult } from './retention.ts';
 import { Stations, type StationRow } from './stations.ts';
 
 export { StoreError } from './errors.ts';
 export type { AuditEntry, InFlightFrame, Product, RecordedResult, ResultFilter, ResultHook, ResultInput, ResultRow, RetentionPolicy, Shot, StationRow };
 export type { ResultOutcome } from './results.ts';
+export type { LooResult } from './products.ts';
+export type { ReferenceSet, ReferenceSetAction } from './reference-sets.ts';
+export type { ImageState, ImageStats, ResultEvidence, ResultImagesInfo } from './result-images.ts';
+export type { ResultDetailRow, ResultExportRow } from './results.ts';
+export type { PruneResult } from './retention.ts';
 
 export class Store {
   readonly db: Db;
@@ -21,6 +33,7 @@ export class Store {
   private readonly frames: FramesInFlight;
   private readonly results: Results;
   private readonly retention: Retention;
+  private readonly images: ResultImages;
 
   constructor(readonly file: string, opts: OpenOptions = {}) {
     this.db = openDatabase(file, opts);
@@ -28,8 +41,9 @@ export class Store {
     this.products = new Products(this.db, this.writeAudit);
     this.stations = new Stations(this.db, this.writeAudit, (id) => this.products.require(id));
     this.frames = new FramesInFlight(this.db);
-    this.results = new Results(this.db, { nextResultSeq: (id) => this.stations.nextResultSeq(id), settleFrame: (id) => this.frames.settle(id) });
-    this.retention = new Retention(this.db, file);
+    this.images = new ResultImages(this.db);
+    this.results = new Results(this.db, { nextResultSeq: (id) => this.stations.nextResultSeq(id), settleFrame: (id) => this.frames.settle(id), images: this.images });
+    this.retention = new Retention(this.db, file, this.images);
   }
 
   close(): void {
@@ -70,13 +84,24 @@ export class Store {
   /** Features cached for other packs are dead weight once the pack changed. */
   dropFeaturesExcept(packSha: string): number { return this.products.dropFeaturesExcept(packSha); }
 
+  // ---- reference sets (versioned shot sets; retired shots) and leave-one-out results ----
+  /** A product's reference sets, newest first. */
+  referenceSets(productId: number): ReferenceSet[] { return this.products.sets.list(productId); }
+  /** The product's current set (undefined: its shots never changed yet). */
+  currentReferenceSet(productId: number): ReferenceSet | undefined { return this.products.sets.current(productId); }
+  /** The shots of an earlier set become the live ones, as a new set (audited). */
+  restoreReferenceSet(productId: number, version: number, actor: string): ReferenceSet { this.products.require(productId); return this.products.sets.restore(productId, version, actor); }
+  isShotRetired(id: number): boolean { return this.products.isRetired(id); }
+  looResult(shotId: number, packSha: string): LooResult | undefined { return this.products.looResult(shotId, packSha); }
+  setLooResults(packSha: string, results: Map<number, LooResult>): void { this.products.setLooResults(packSha, results); }
+
   // ---- stations and changeover ----
   ensureStation(id: string): StationRow { return this.stations.ensure(id); }
   getStation(id: string): StationRow | undefined { return this.stations.get(id); }
   /** Atomic changeover: the active product and the reference version change in one transaction. */
-  activate(stationId: string, productId: number | null, actor: string): StationRow { return this.stations.activate(stationId, productId, actor); }
+  activate(stationId: string, productId: number | null, actor: string, referenceSet?: number): StationRow { return this.stations.activate(stationId, productId, actor, referenceSet); }
   /** New reference version for a station whose active product's shots or threshold changed. */
-  bumpReference(stationId: string, actor: string): StationRow { return this.stations.bumpReference(stationId, actor); }
+  bumpReference(stationId: string, actor: string, referenceSet?: number): StationRow { return this.stations.bumpReference(stationId, actor, referenceSet); }
 
   // ---- results and frames in flight ----
   /** Assigns resultId and the station's next resultSeq, writes the row and runs the hooks (outbox) in ONE transaction. */
@@ -93,10 +118,37 @@ export class Store {
 
   // ---- retention ----
   /** Deletes by age, then oldest-first while free space is under the watermark. Returns what it removed. */
-  prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): { rows: number; masks: number; underWatermark: boolean } {
+  prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): PruneResult {
     return this.retention.prune(policy, now, freeBytes);
   }
   freeBytes(): number { return this.retention.freeBytes(); }
   walBytes(): number { return this.retention.walBytes(); }
   checkpointIfLarge(limit: number): boolean { return this.retention.checkpointIfLarge(limit); }
+
+  // ---- evidence: stored frames and anomaly maps, the detail view, the CSV export ----
+  /** The stored frame (JPEG). undefined: no such result; null: none kept (policy) or removed by retention. */
+  resultImage(resultId: string): Buffer | null | undefined {
+    const jpeg = this.images.frame(resultId);
+    if (jpeg) return jpeg;
+    return this.results.get(resultId) ? null : undefined;
+  }
+  /** Frame and anomaly map with what became of them; undefined when the result kept none. */
+  resultEvidence(resultId: string): ReturnType<ResultImages['evidence']> { return this.images.evidence(resultId); }
+  resultDetail(resultId: string): ResultDetailRow | undefined { return this.results.detail(resultId); }
+  /** Newest FAIL results of a station that still have their frame. */
+  rejects(stationId: string, limit: number): { resultId: string; decidedAt: number }[] { return this.images.rejects(stationId, limit); }
+  imageStats(): ImageStats { return this.images.stats(); }
+  /**
+   * The filter's rows, streamed from a read-only connection of their own (a consistent WAL snapshot; the writer is
+   * never blocked by a slow download). Closed when the iteration ends or is abandoned (return()).
+   */
+  *exportResults(f: ResultFilter): Generator<ResultExportRow> {
+    const reader = new Database(this.file, { readonly: true, fileMustExist: true });
+    try {
+      reader.pragma('busy_timeout = 5000');
+      yield* iterateResults(reader, f);
+    } finally {
+      reader.close();
+    }
+  }
 }
