@@ -1,9 +1,9 @@
 // Product changeover: which reference each station judges with. Activation prepares everything first (features,
 // leave-one-out threshold, memory), then commits product + reference version in one transaction and swaps the
 // in-memory reference in one assignment; frames already captured keep the reference they were captured with.
-import { calibrateThreshold } from '../../models/verdict.ts';
-import type { Store } from '../store/store.ts';
-import type { Detector, DetectorInput, Memory, Reference } from './ports.ts';
+import { calibrateThreshold, type ThresholdChoice } from '../../models/verdict.ts';
+import type { LooResult, Store } from '../store/store.ts';
+import type { Detector, DetectorInput, Inference, Memory, Reference } from './ports.ts';
 
 export interface ActivationReport {
   reference: Reference;
@@ -14,6 +14,20 @@ export interface ActivationReport {
 export interface ShotScore {
   shotId: number;
   looScore: number | null;
+}
+
+/** A shot judged against the product's other shots: its score and fused S×S map (null below 2 shots). */
+export interface ShotReview extends ShotScore {
+  map: Float32Array | null;
+  mapSize: number;
+}
+
+/** An image judged against a product's current reference (few-shot with its shots, zero-shot without). */
+export interface ImageJudgement {
+  inference: Inference;
+  threshold: ThresholdChoice;
+  shots: number;
+  referenceSet: number;
 }
 
 export class Changeover {
@@ -54,7 +68,7 @@ export class Changeover {
     return this.withLock(stationId, async () => {
       const t0 = performance.now();
       const prepared = await this.prepareParts(productId);
-      const st = this.store.activate(stationId, productId, actor);
+      const st = this.store.activate(stationId, productId, actor, prepared.product ? prepared.setVersion : undefined);
       const reference = this.set(this.referenceOf(stationId, prepared, st.referenceVersion));
       return { reference, ms: performance.now() - t0, encodedShots: prepared.encoded };
     });
@@ -67,7 +81,7 @@ export class Changeover {
       await this.withLock(id, async () => {
         if (this.current(id).productId !== productId) return; // another changeover got there first
         const prepared = await this.prepareParts(productId);
-        const st = this.store.bumpReference(id, 'system');
+        const st = this.store.bumpReference(id, 'system', prepared.setVersion);
         this.set(this.referenceOf(id, prepared, st.referenceVersion));
       });
     }
@@ -79,6 +93,20 @@ export class Changeover {
     return prepared.shots.map((s) => ({ shotId: s.id, looScore: s.looScore }));
   }
 
+  /** Every shot's leave-one-out score and map, with the threshold the product is judged with. */
+  async shotReview(productId: number): Promise<{ threshold: ThresholdChoice; referenceSet: number; shots: ShotReview[] }> {
+    const prepared = await this.prepareParts(productId);
+    const shots = prepared.shots.map((s) => ({ shotId: s.id, looScore: s.looScore, map: s.looMap, mapSize: s.looMap ? Math.round(Math.sqrt(s.looMap.length)) : 0 }));
+    return { threshold: prepared.threshold, referenceSet: prepared.setVersion, shots };
+  }
+
+  /** Judges one image against the product's current reference, as the line would judge it (nothing is recorded). */
+  async judgeImage(productId: number, image: DetectorInput): Promise<ImageJudgement> {
+    const prepared = await this.prepareParts(productId);
+    const [inference] = await this.detector().infer([image], prepared.memory);
+    return { inference: inference!, threshold: prepared.threshold, shots: prepared.shots.length, referenceSet: prepared.setVersion };
+  }
+
   private async prepare(stationId: string, productId: number | null, version: number): Promise<void> {
     const prepared = await this.prepareParts(productId);
     this.set(this.referenceOf(stationId, prepared, version));
@@ -88,8 +116,9 @@ export class Changeover {
     const detector = this.detector();
     const product = productId === null ? null : this.store.requireProduct(productId);
     const shots = product ? this.store.listShots(product.id) : [];
+    const setVersion = product ? this.store.currentReferenceSet(product.id)?.version ?? 0 : 0;
     let encoded = 0;
-    const feats: { id: number; features: Buffer; looScore: number | null }[] = [];
+    const feats: { id: number; features: Buffer; looScore: number | null; looMap: Float32Array | null }[] = [];
     for (const shot of shots) {
       let f = this.store.shotFeatures(shot.id, detector.packSha);
       if (!f) {
@@ -101,24 +130,32 @@ export class Changeover {
         f = { features, looScore: null };
         encoded++;
       }
-      feats.push({ id: shot.id, ...f });
+      feats.push({ id: shot.id, features: f.features, looScore: null, looMap: null });
     }
-    if (feats.length >= 2 && feats.some((f) => f.looScore === null)) {
-      // Leave-one-out: each shot judged against the others tells how far normal parts score.
-      const scores = new Map<number, number | null>();
+    if (feats.length >= 2) {
+      // Leave-one-out: each shot judged against the others tells how far normal parts score. A result is kept per
+      // (pack, the other shots' ids): after a shot is kept, deleted or a set restored, only stale ones are redone.
+      const fresh = new Map<number, LooResult>();
       for (const f of feats) {
-        const others = feats.filter((o) => o !== f).map((o) => o.features);
-        const input = (await this.shotInput(detector, f.id))!;
-        const [res] = await detector.infer([input], detector.memoryFrom(others));
-        f.looScore = res!.score;
-        scores.set(f.id, res!.score);
+        const others = feats.filter((o) => o !== f);
+        const key = others.map((o) => o.id).join(',');
+        let loo = this.store.looResult(f.id, detector.packSha);
+        if (loo?.others !== key) {
+          const input = await this.shotInput(detector, f.id);
+          if (!input) continue; // deleted meanwhile
+          const [res] = await detector.infer([input], detector.memoryFrom(others.map((o) => o.features)));
+          loo = { others: key, score: res!.score, map: Buffer.from(new Float32Array(res!.map).buffer) };
+          fresh.set(f.id, loo);
+        }
+        f.looScore = loo.score;
+        f.looMap = loo.map ? new Float32Array(loo.map.buffer.slice(loo.map.byteOffset, loo.map.byteOffset + loo.map.byteLength)) : null;
       }
-      this.store.setLooScores(detector.packSha, scores);
+      if (fresh.size) this.store.setLooResults(detector.packSha, fresh);
     }
     const looScores = feats.map((f) => f.looScore).filter((s): s is number => s !== null);
     const choice = calibrateThreshold(looScores, detector.defaultThreshold, product?.threshold ?? undefined);
     const memory = feats.length ? this.memoryOf(detector, feats) : null;
-    return { product, shots: feats, memory, threshold: choice, encoded };
+    return { product, shots: feats, memory, threshold: choice, encoded, setVersion };
   }
 
   /** A shot as the model sees it: its S×S input when the detector can give one (kept for the next time), else the

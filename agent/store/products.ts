@@ -1,7 +1,9 @@
-// Products (one per recipe), their normal shots and the shot features cached per model pack.
+// Products (one per recipe), their normal shots and the shot features cached per model pack. A product's shots are
+// the live (unretired) ones; every change of them makes a new reference set (reference-sets.ts).
 import type { AuditWriter } from './audit.ts';
 import type { Db } from './db.ts';
 import { StoreError } from './errors.ts';
+import { ReferenceSets } from './reference-sets.ts';
 
 export interface Product {
   id: number;
@@ -26,11 +28,23 @@ export interface Shot {
 interface ProductSql { id: number; recipe_id: number; name: string; threshold: number | null; created_at: number; updated_at: number; shot_count: number }
 interface ShotSql { id: number; product_id: number; width: number; height: number; source: string; created_by: string; created_at: number }
 
-const PRODUCT_SELECT = 'SELECT p.*, (SELECT COUNT(*) FROM shots s WHERE s.product_id = p.id) AS shot_count FROM products p';
+const PRODUCT_SELECT = 'SELECT p.*, (SELECT COUNT(*) FROM shots s WHERE s.product_id = p.id AND s.retired_at IS NULL) AS shot_count FROM products p';
 const SHOT_SELECT = 'SELECT id, product_id, width, height, source, created_by, created_at FROM shots';
 
+/** A leave-one-out judgement of a shot: against which other shots (ids, ascending, comma-joined), its score and map. */
+export interface LooResult {
+  others: string;
+  score: number | null;
+  /** The fused S×S map as float32 bytes, null when the detector gave none. */
+  map: Buffer | null;
+}
+
 export class Products {
-  constructor(private readonly db: Db, private readonly audit: AuditWriter) {}
+  readonly sets: ReferenceSets;
+
+  constructor(private readonly db: Db, private readonly audit: AuditWriter) {
+    this.sets = new ReferenceSets(db, audit);
+  }
 
   list(): Product[] {
     return (this.db.prepare(`${PRODUCT_SELECT} ORDER BY p.recipe_id`).all() as ProductSql[]).map(productFromSql);
@@ -99,6 +113,7 @@ export class Products {
         .run(productId, shot.png, shot.width, shot.height, shot.source, actor, Date.now());
       const id = Number(info.lastInsertRowid);
       this.audit(actor, 'shot.add', { id, productId, source: shot.source });
+      this.sets.record(productId, 'add', `shot #${id} kept (${shot.source})`, actor);
       return this.getShot(id)!;
     })();
   }
@@ -109,7 +124,7 @@ export class Products {
   }
 
   listShots(productId: number): Shot[] {
-    return (this.db.prepare(`${SHOT_SELECT} WHERE product_id = ? ORDER BY id`).all(productId) as ShotSql[]).map(shotFromSql);
+    return (this.db.prepare(`${SHOT_SELECT} WHERE product_id = ? AND retired_at IS NULL ORDER BY id`).all(productId) as ShotSql[]).map(shotFromSql);
   }
 
   shotPng(id: number): Buffer | undefined {
@@ -120,8 +135,12 @@ export class Products {
     return this.db.transaction(() => {
       const shot = this.getShot(id);
       if (!shot) throw new StoreError(`shot ${id} does not exist; list a product's shots with GET /api/products/{id}/shots`, 404);
-      this.db.prepare('DELETE FROM shots WHERE id = ?').run(id);
+      if (this.isRetired(id)) throw new StoreError(`shot ${id} is already retired (not in the product's current reference set); restore an earlier set to use it again`, 409);
+      // An earlier set names it: retired, so restoring that set gives it back.
+      if (this.sets.isReferenced(id)) this.db.prepare('UPDATE shots SET retired_at = ? WHERE id = ?').run(Date.now(), id);
+      else this.db.prepare('DELETE FROM shots WHERE id = ?').run(id);
       this.audit(actor, 'shot.delete', { id, productId: shot.productId });
+      this.sets.record(shot.productId, 'delete', `shot #${id} deleted`, actor);
       return shot;
     })();
   }
@@ -133,13 +152,31 @@ export class Products {
 
   putShotFeatures(shotId: number, packSha: string, features: Buffer): void {
     this.db.prepare(`INSERT INTO shot_features (shot_id, pack_sha, features, loo_score, computed_at) VALUES (?, ?, ?, NULL, ?)
-      ON CONFLICT (shot_id, pack_sha) DO UPDATE SET features = excluded.features, loo_score = NULL, computed_at = excluded.computed_at`).run(shotId, packSha, features, Date.now());
+      ON CONFLICT (shot_id, pack_sha) DO UPDATE SET features = excluded.features, loo_score = NULL, loo_others = NULL, loo_map = NULL, computed_at = excluded.computed_at`).run(shotId, packSha, features, Date.now());
   }
 
   setLooScores(packSha: string, scores: Map<number, number | null>): void {
     const stmt = this.db.prepare('UPDATE shot_features SET loo_score = ? WHERE shot_id = ? AND pack_sha = ?');
     this.db.transaction(() => {
       for (const [shotId, score] of scores) stmt.run(score, shotId, packSha);
+    })();
+  }
+
+  /** Retired: not in the product's current reference set (kept for the earlier sets that name it). */
+  isRetired(id: number): boolean {
+    return Boolean(this.db.prepare('SELECT 1 FROM shots WHERE id = ? AND retired_at IS NOT NULL').get(id));
+  }
+
+  looResult(shotId: number, packSha: string): LooResult | undefined {
+    const r = this.db.prepare('SELECT loo_others, loo_score, loo_map FROM shot_features WHERE shot_id = ? AND pack_sha = ? AND loo_others IS NOT NULL')
+      .get(shotId, packSha) as { loo_others: string; loo_score: number | null; loo_map: Buffer | null } | undefined;
+    return r && { others: r.loo_others, score: r.loo_score, map: r.loo_map };
+  }
+
+  setLooResults(packSha: string, results: Map<number, LooResult>): void {
+    const stmt = this.db.prepare('UPDATE shot_features SET loo_score = ?, loo_others = ?, loo_map = ? WHERE shot_id = ? AND pack_sha = ?');
+    this.db.transaction(() => {
+      for (const [shotId, r] of results) stmt.run(r.score, r.others, r.map, shotId, packSha);
     })();
   }
 

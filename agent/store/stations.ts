@@ -1,4 +1,7 @@
 // Stations: the active product and reference version (changeover) and the per-station resultSeq counter.
+// reference_version counts the references a station has judged with: +1 on every activation and every refresh of its
+// active product's reference (shots kept, deleted or restored, threshold changed). Its audit entry names the product's
+// reference set (`referenceSet`), so a result's referenceVersion leads to the exact shots it was judged against.
 import type { AuditWriter } from './audit.ts';
 import type { Db } from './db.ts';
 
@@ -23,23 +26,23 @@ export class Stations {
   }
 
   /** Atomic changeover: the active product and the reference version change in one transaction. */
-  activate(stationId: string, productId: number | null, actor: string): StationRow {
+  activate(stationId: string, productId: number | null, actor: string, referenceSet?: number): StationRow {
     return this.db.transaction(() => {
       if (productId !== null) this.requireProduct(productId);
       this.ensure(stationId);
       this.db.prepare('UPDATE stations SET active_product_id = ?, reference_version = reference_version + 1, updated_at = ? WHERE id = ?').run(productId, Date.now(), stationId);
       const st = this.get(stationId)!;
-      this.audit(actor, 'station.activate', { stationId, productId, referenceVersion: st.referenceVersion });
+      this.audit(actor, 'station.activate', { stationId, productId, referenceVersion: st.referenceVersion, ...(referenceSet === undefined ? {} : { referenceSet }) });
       return st;
     })();
   }
 
   /** New reference version for a station whose active product's shots or threshold changed. */
-  bumpReference(stationId: string, actor: string): StationRow {
+  bumpReference(stationId: string, actor: string, referenceSet?: number): StationRow {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE stations SET reference_version = reference_version + 1, updated_at = ? WHERE id = ?').run(Date.now(), stationId);
       const st = this.get(stationId)!;
-      this.audit(actor, 'station.reference', { stationId, productId: st.activeProductId, referenceVersion: st.referenceVersion });
+      this.audit(actor, 'station.reference', { stationId, productId: st.activeProductId, referenceVersion: st.referenceVersion, ...(referenceSet === undefined ? {} : { referenceSet }) });
       return st;
     })();
   }
