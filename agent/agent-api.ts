@@ -5,6 +5,8 @@ import { httpSchema } from './config/schema.ts';
 import type { Activation, AgentApi, HealthReport, LiveFrame, ShotList, StationCounts, StationPort, StationView, TriggerMode, TriggerReceipt } from './http/api.ts';
 import type { Frame, Reference, SourceStatus, StationStatus } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
+// ---- evidence behind verdicts ----
+import { createEvidence, type EvidenceStore } from './evidence.ts';
 
 /** What the API reads of a station (agent/pipeline/station.ts's Station has all of it). */
 export interface StationLike {
@@ -29,7 +31,7 @@ export interface ChangeoverLike {
 }
 
 export type StoreLike = Pick<Store, 'auditLog' | 'listProducts' | 'requireProduct' | 'createProduct' | 'updateProduct' | 'deleteProduct'
-  | 'listShots' | 'addShot' | 'shotPng' | 'deleteShot' | 'queryResults' | 'getResult' | 'resultMask'>;
+  | 'listShots' | 'addShot' | 'shotPng' | 'deleteShot' | 'queryResults' | 'getResult' | 'resultMask'> & EvidenceStore;
 
 export interface AgentApiDeps<S extends StationLike = StationLike> {
   version: string;
@@ -172,5 +174,6 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
     token: () => deps.token(),
     maxUploadPixels: () => deps.maxUploadPixels() ?? httpSchema.parse({}).maxUploadPixels,
     logError: (fields, message) => deps.log.error(fields, message),
+    evidence: createEvidence({ store, stationIds: () => [...stations.keys()] }),
   };
 }

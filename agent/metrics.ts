@@ -1,6 +1,11 @@
 // Prometheus metrics of one daemon (own registry, so tests can run several daemons in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the store reports about kept frames and maps (Store.imageStats). */
+export interface ImageStatsSource {
+  (): { stored: number; bytes: number; prunedSinceOpen: number };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly captured = new Counter({ name: 'adaptclip_frames_captured_total', help: 'Frames captured or triggered, per camera', labelNames: ['camera'], registers: [this.registry] });
@@ -21,7 +26,36 @@ export class Metrics {
   readonly diskFree = new Gauge({ name: 'adaptclip_disk_free_bytes', help: 'Free bytes on the data folder disk', registers: [this.registry] });
   readonly opcuaLoginFailures = new Counter({ name: 'adaptclip_opcua_login_failures_total', help: 'Failed OPC UA logins, by reason (bad_credentials: unknown user or wrong password, not told apart here)', labelNames: ['reason'], registers: [this.registry] });
 
+  // ---- kept frames and anomaly maps (keepImages) ----
+  readonly imagesKept = new Counter({ name: 'adaptclip_image_bytes_kept_total', help: 'Bytes of frames and anomaly maps kept with results, per camera', labelNames: ['camera'], registers: [this.registry] });
+  private imageStats: ImageStatsSource | null = null;
+  private prunedSeen = 0;
+  readonly imagesStored = new Gauge({
+    name: 'adaptclip_images_stored', help: 'Results whose frame or anomaly map is stored now', registers: [this.registry],
+    collect: () => this.readImageStats(),
+  });
+  readonly imagesBytes = new Gauge({ name: 'adaptclip_images_bytes', help: 'Bytes of stored frames and anomaly maps', registers: [this.registry] });
+  readonly imagesPruned = new Counter({ name: 'adaptclip_images_pruned_total', help: "Results whose frame and map retention removed (by age or under the free-space watermark)", registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The image gauges read the store at scrape time. */
+  watchImages(source: ImageStatsSource): void {
+    this.imageStats = source;
+  }
+
+  private readImageStats(): void {
+    if (!this.imageStats) return;
+    try {
+      const s = this.imageStats();
+      this.imagesStored.set(s.stored);
+      this.imagesBytes.set(s.bytes);
+      if (s.prunedSinceOpen > this.prunedSeen) this.imagesPruned.inc(s.prunedSinceOpen - this.prunedSeen);
+      this.prunedSeen = s.prunedSinceOpen;
+    } catch {
+      /* store closed (shutting down): the last values stay */
+    }
   }
 }

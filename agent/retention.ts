@@ -1,9 +1,11 @@
-// Retention on a timer: results and masks by age, then oldest first while free space is under the watermark.
+// Retention on a timer: results, masks and kept images by age, then oldest first while free space is under the watermark.
 import type { Store } from './store/store.ts';
 
 export interface RetentionSettings {
   retentionDays: number;
   maskRetentionDays: number;
+  /** Kept frames and maps; default maskRetentionDays. */
+  imageRetentionDays?: number | undefined;
   minFreeMb: number;
   walCheckpointMb: number;
   pruneIntervalS: number;
@@ -15,13 +17,13 @@ export interface DiskHealth {
   reason: string;
   freeBytes: number;
   watermarkBytes: number;
-  lastPrune: { rows: number; masks: number; underWatermark: boolean };
-  prunedSinceStart: { rows: number; masks: number };
+  lastPrune: { rows: number; masks: number; images: number; underWatermark: boolean };
+  prunedSinceStart: { rows: number; masks: number; images: number };
 }
 
 export class Retention {
-  private last = { rows: 0, masks: 0, underWatermark: false };
-  private readonly total = { rows: 0, masks: 0 };
+  private last = { rows: 0, masks: 0, images: 0, underWatermark: false };
+  private readonly total = { rows: 0, masks: 0, images: 0 };
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -48,12 +50,14 @@ export class Retention {
       this.last = this.store.prune({
         maxAgeMs: s.retentionDays * 86_400_000,
         maskMaxAgeMs: s.maskRetentionDays * 86_400_000,
+        imageMaxAgeMs: (s.imageRetentionDays ?? s.maskRetentionDays) * 86_400_000,
         // Retention starts a little above the watermark, so what arrives between two passes never crosses it.
         minFreeBytes: s.minFreeMb > 0 ? s.minFreeMb * mb + Math.max(mb, s.minFreeMb * mb * 0.1) : 0,
         walCheckpointBytes: s.walCheckpointMb * mb,
       });
       this.total.rows += this.last.rows;
       this.total.masks += this.last.masks;
+      this.total.images += this.last.images;
       this.freeBytesGauge(this.store.freeBytes());
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'retention failed');

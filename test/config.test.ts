@@ -32,7 +32,7 @@ test('every problem names file:line, the key path, the value and what is expecte
   const err = t.throws(() => parseConfig(BAD, 'demo.yaml'), { instanceOf: ConfigError }) as ConfigError;
   const lines = err.message.split('\n');
   t.true(lines.includes('demo.yaml:5: model.maxBatch: expected number (value: "four")'), err.message);
-  t.true(lines.includes('demo.yaml:8: cameras[0].fsp: unknown key; expected one of: station, queue, keepMasks, source (value: 3)'), err.message);
+  t.true(lines.includes('demo.yaml:8: cameras[0].fsp: unknown key; expected one of: station, queue, keepMasks, keepImages, imageQuality, imageMaxSide, source (value: 3)'), err.message);
   t.true(lines.includes('demo.yaml:12: cameras[0].source.colour: unknown key; expected one of: type, id, width, height, fps, defectRate, kinds, seed, trigger (value: "red")'), err.message);
   t.truthy(lines.find((l) => l.startsWith('demo.yaml:14: cameras[1].source.type:') && l.includes('"webcam"') && l.includes('synthetic')), err.message);
   t.truthy(lines.find((l) => l.startsWith('demo.yaml:16: http.port:') && l.includes('65535') && l.includes('99999')), err.message);

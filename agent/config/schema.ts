@@ -43,13 +43,21 @@ export const cameraSchema = z.strictObject({
   queue: queueSchema.prefault({}),
   /** Keep masks of: failed parts (default), every result, or none. Retention still applies. */
   keepMasks: z.enum(['fail', 'all', 'none']).default('fail'),
+  /** Keep the part's frame (JPEG) and anomaly map with: failed parts (default), every result, or none. Retention applies. */
+  keepImages: z.enum(['fail', 'all', 'none']).default('fail'),
+  /** JPEG quality of kept frames. */
+  imageQuality: z.number().int().min(30).max(100).default(85),
+  /** Kept frames larger than this (longest side, px) are scaled down, keeping aspect. */
+  imageMaxSide: z.number().int().min(64).max(8192).default(1280),
   source: cameraSourceSchema,
 });
 
 export const storeSchema = z.strictObject({
   retentionDays: z.number().positive().default(30),
   maskRetentionDays: z.number().positive().default(7),
-  /** Free space the store keeps on its disk; below it the oldest masks, then results, are deleted. */
+  /** Kept frames and anomaly maps (cameras[].keepImages); the default is maskRetentionDays. */
+  imageRetentionDays: z.number().positive().optional(),
+  /** Free space the store keeps on its disk; below it the oldest images, then masks, then results, are deleted. */
   minFreeMb: z.number().min(0).default(512),
   walCheckpointMb: z.number().positive().default(64),
   pruneIntervalS: z.number().positive().default(60),

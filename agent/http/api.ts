@@ -189,4 +189,68 @@ export interface AgentApi {
   /** Largest shot upload in pixels (http.maxUploadPixels). */
   maxUploadPixels(): number;
   logError(fields: Record<string, unknown>, message: string): void;
+  /** Evidence behind verdicts: stored frames, overlays, a result's detail, rejects, CSV (agent/http/evidence.ts). */
+  evidence: EvidencePort;
+}
+
+// ---- evidence behind verdicts (agent/http/evidence.ts, implemented in agent/evidence.ts) ----
+
+/** An image route's answer: the bytes, or why there are none (said to the caller as it is). */
+export type ImageAnswer = { bytes: Buffer } | { status: 404; missing: string };
+
+/** kept: stored; none: never kept (cameras[].keepImages); pruned: removed by retention. */
+export type EvidenceImageState = 'kept' | 'none' | 'pruned';
+
+export interface DefectRegionView {
+  box: [number, number, number, number];
+  areaPx: number;
+  /** Share of the frame, in percent. */
+  areaPct: number;
+  /** Highest map value inside the region. */
+  peak: number;
+}
+
+/** Everything the History detail panel shows about one result. */
+export interface ResultDetail {
+  result: ResultRow;
+  /** As recorded with the result (older rows: the product's current name); null without a product. */
+  productName: string | null;
+  threshold: { value: number; source: 'override' | 'shots' | 'pack-default' | null };
+  /** The runtime's per-branch image scores and map peaks (null: no inference, or recorded before they were kept). */
+  branches: Record<string, number> | null;
+  defects: { count: number; areaPx: number; areaPct: number; bbox: [number, number, number, number]; regions: DefectRegionView[] | null };
+  timings: { capturedAt: number; decidedAt: number; queueMs: number | null; inferenceMs: number | null; totalMs: number };
+  images: {
+    frame: { state: EvidenceImageState; url: string | null; width: number | null; height: number | null };
+    overlay: { url: string | null };
+    mask: { url: string | null };
+    map: { state: EvidenceImageState; size: number | null };
+    bytes: number;
+  };
+}
+
+/** One thumbnail of the rejects gallery. */
+export interface RejectItem {
+  resultId: string;
+  resultSeq: number;
+  partId: string;
+  decidedAt: number;
+  score: number;
+  threshold: number;
+  defectCount: number;
+  frameUrl: string;
+  detailUrl: string;
+}
+
+export interface EvidencePort {
+  /** The stored frame (JPEG). undefined never: a missing result is a 404 answer too. */
+  frame(resultId: string): ImageAnswer;
+  /** Stored frame + heat map from the stored map + defect outlines (PNG). */
+  overlay(resultId: string): Promise<ImageAnswer>;
+  /** undefined: no such result. */
+  detail(resultId: string): ResultDetail | undefined;
+  /** Newest FAILs of a station with a kept frame, newest first; undefined: no such station. */
+  rejects(stationId: string, limit: number): RejectItem[] | undefined;
+  /** The filter's rows as CSV lines (header first), produced one at a time for streaming. */
+  csv(filter: ResultFilter): Iterable<string>;
 }

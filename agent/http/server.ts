@@ -11,6 +11,7 @@ import { UnavailableError } from '../pipeline/ports.ts';
 import { StoreError } from '../store/store.ts';
 import type { AgentApi } from './api.ts';
 import { HttpError, isBinary, type Access } from './common.ts';
+import { evidenceRoutes } from './evidence.ts';
 import { productRoutes } from './products.ts';
 import { resultRoutes } from './results.ts';
 import { stationRoutes } from './stations.ts';
@@ -91,6 +92,7 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
   await app.register(stationRoutes, areas);
   await app.register(productRoutes, areas);
   await app.register(resultRoutes, areas);
+  await app.register(evidenceRoutes, areas);
 
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

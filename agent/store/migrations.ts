@@ -151,13 +151,14 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 5,
-    description: "evidence for every verdict: the part's frame (JPEG) and fused anomaly map (8-bit PNG) in a side table; product name, threshold source and branch scores on the result",
+    description: "evidence for every verdict: the part's frame (JPEG) and fused anomaly map (8-bit PNG) in a side table; product name, threshold source, branch scores and defect regions on the result",
     // Old rows keep everything they had; the new columns are NULL for them (the product name then comes from products).
     // pruned_at marks an image removed by retention, so "none kept" and "removed" answer differently.
     up: `
       ALTER TABLE results ADD COLUMN recipe_name TEXT;
       ALTER TABLE results ADD COLUMN threshold_source TEXT;
       ALTER TABLE results ADD COLUMN branches TEXT;
+      ALTER TABLE results ADD COLUMN defect_regions TEXT;
       CREATE TABLE result_images (
         result_id TEXT PRIMARY KEY REFERENCES results(result_id) ON DELETE CASCADE,
         station_id TEXT NOT NULL,
@@ -176,6 +177,7 @@ export const MIGRATIONS: Migration[] = [
     `,
     down: `
       DROP TABLE result_images;
+      ALTER TABLE results DROP COLUMN defect_regions;
       ALTER TABLE results DROP COLUMN branches;
       ALTER TABLE results DROP COLUMN threshold_source;
       ALTER TABLE results DROP COLUMN recipe_name;

@@ -48,9 +48,13 @@ export interface ResultInput {
   thresholdSource?: 'override' | 'shots' | 'pack-default';
   /** The runtime's per-branch image scores and map peaks. */
   branches?: Record<string, number> | null;
+  /** Each defect region's box, area and map peak. */
+  regions?: DefectRegionRow[];
   /** Frame and anomaly map to keep with the result (keepImages); never passed to the hooks. */
   evidence?: ResultEvidence | null;
 }
+
+export interface DefectRegionRow { box: Box; areaPx: number; peak: number }
 
 /** A result as recorded: what the hooks get and recordResult returns. */
 export type RecordedResult = Omit<ResultInput, 'resultId' | 'keepMask' | 'inFlightId' | 'evidence'> & { resultId: string; resultSeq: number };
@@ -116,6 +120,8 @@ export interface ResultDetailRow extends ResultRow {
   productName: string | null;
   thresholdSource: 'override' | 'shots' | 'pack-default' | null;
   branches: Record<string, number> | null;
+  /** null for results recorded before regions were stored. */
+  regions: DefectRegionRow[] | null;
   images: ResultImagesInfo;
 }
 
@@ -126,7 +132,7 @@ const RESULT_COLUMNS = `result_id, station_id, result_seq, camera_id, frame_seq,
   reference_version, pack_id, outcome, reason, verdict_code, mode, shots, score, threshold, defect_count, defect_area_px,
   bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png IS NOT NULL AS has_mask, width, height`;
 const EXTRA_COLUMNS = `COALESCE(NULLIF(recipe_name, ''), (SELECT name FROM products WHERE products.id = results.product_id)) AS product_name,
-  threshold_source, branches`;
+  threshold_source, branches, defect_regions`;
 
 interface ResultSql {
   result_id: string; station_id: string; result_seq: number; camera_id: string; frame_seq: number; part_id: string; trigger_seq: number;
@@ -134,7 +140,7 @@ interface ResultSql {
   verdict_code: number; mode: string; shots: number; score: number; threshold: number; defect_count: number; defect_area_px: number; bbox: string;
   captured_at: number; decided_at: number; queue_ms: number | null; inference_ms: number | null; total_ms: number; has_mask: number; width: number; height: number;
 }
-interface ExtraSql { product_name: string | null; threshold_source: ResultDetailRow['thresholdSource']; branches: string | null }
+interface ExtraSql { product_name: string | null; threshold_source: ResultDetailRow['thresholdSource']; branches: string | null; defect_regions: string | null }
 
 export class Results {
   readonly hooks: ResultHook[] = [];
@@ -146,19 +152,20 @@ export class Results {
   record(input: ResultInput): RecordedResult {
     return this.db.transaction(() => {
       const resultSeq = this.deps.nextResultSeq(input.stationId);
-      const { resultId: given, keepMask, inFlightId, evidence, ...rest } = input;
+      const { resultId: given, keepMask, inFlightId, evidence, regions: _regions, ...rest } = input;
       const resultId = given ?? ulid();
       if (inFlightId !== undefined) this.deps.settleFrame(inFlightId);
       const recorded: RecordedResult = { ...rest, resultId, resultSeq };
       (this.insertStmt ??= this.db.prepare(`INSERT INTO results (result_id, station_id, result_seq, camera_id, frame_seq, part_id, trigger_seq,
         product_id, recipe_id, reference_version, pack_id, outcome, reason, verdict_code, mode, shots, score, threshold, defect_count,
-        defect_area_px, bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png, width, height, recipe_name, threshold_source, branches)
-        VALUES (${new Array(32).fill('?').join(', ')})`)).run(
+        defect_area_px, bbox, captured_at, decided_at, queue_ms, inference_ms, total_ms, mask_png, width, height, recipe_name, threshold_source, branches, defect_regions)
+        VALUES (${new Array(33).fill('?').join(', ')})`)).run(
         resultId, input.stationId, resultSeq, input.cameraId, input.frameSeq, input.partId, input.triggerSeq, input.productId, input.recipeId,
         input.referenceVersion, input.packId, input.outcome, input.reason, input.verdictCode, input.mode, input.shots,
         input.score, input.threshold, input.defects.count, input.defects.areaPx, JSON.stringify(input.defects.bbox),
         input.capturedAt, input.decidedAt, input.queueMs, input.inferenceMs, input.totalMs, keepMask && input.mask ? input.mask.png : null,
         input.width, input.height, input.recipeName, input.thresholdSource ?? null, input.branches ? JSON.stringify(input.branches) : null,
+        input.regions ? JSON.stringify(input.regions) : null,
       );
       if (evidence) this.deps.images.put(resultId, input.stationId, input.outcome, input.decidedAt, evidence);
       for (const hook of this.hooks) hook(recorded);
@@ -194,7 +201,8 @@ export class Results {
     if (!r) return undefined;
     return {
       ...resultFromSql(r), productName: r.product_name, thresholdSource: r.threshold_source,
-      branches: r.branches ? (JSON.parse(r.branches) as Record<string, number>) : null, images: this.deps.images.info(resultId),
+      branches: r.branches ? (JSON.parse(r.branches) as Record<string, number>) : null,
+      regions: r.defect_regions ? (JSON.parse(r.defect_regions) as DefectRegionRow[]) : null, images: this.deps.images.info(resultId),
     };
   }
 

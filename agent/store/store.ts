@@ -22,7 +22,7 @@ export type { ResultOutcome } from './results.ts';
 export type { LooResult } from './products.ts';
 export type { ReferenceSet, ReferenceSetAction } from './reference-sets.ts';
 export type { ImageState, ImageStats, ResultEvidence, ResultImagesInfo } from './result-images.ts';
-export type { ResultDetailRow, ResultExportRow } from './results.ts';
+export type { DefectRegionRow, ResultDetailRow, ResultExportRow } from './results.ts';
 export type { PruneResult } from './retention.ts';
 
 export class Store {
