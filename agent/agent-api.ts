@@ -7,6 +7,12 @@ import type { Frame, Reference, SourceStatus, StationStatus } from './pipeline/p
 import type { Store } from './store/store.ts';
 // ---- evidence behind verdicts ----
 import { createEvidence, type EvidenceStore } from './evidence.ts';
+// ---- guided shot capture, shot-quality advice, reference sets ----
+import { createReferenceSets } from './reference-sets.ts';
+import { createShotAdvice } from './shot-advice.ts';
+import { createShotCapture } from './shot-capture.ts';
+import type { ImageJudgement, ShotReview } from './pipeline/changeover.ts';
+import type { ThresholdChoice } from '../models/verdict.ts';
 
 /** What the API reads of a station (agent/pipeline/station.ts's Station has all of it). */
 export interface StationLike {
@@ -28,10 +34,15 @@ export interface ChangeoverLike {
   activate(stationId: string, productId: number | null, actor: string): Promise<{ reference: Reference; ms: number; encodedShots: number }>;
   refreshProduct(productId: number): Promise<void>;
   shotScores(productId: number): Promise<{ shotId: number; looScore: number | null }[]>;
+  // ---- guided shot capture, shot-quality advice ----
+  judgeImage(productId: number, image: Buffer): Promise<ImageJudgement>;
+  shotReview(productId: number): Promise<{ threshold: ThresholdChoice; referenceSet: number; shots: ShotReview[] }>;
 }
 
 export type StoreLike = Pick<Store, 'auditLog' | 'listProducts' | 'requireProduct' | 'createProduct' | 'updateProduct' | 'deleteProduct'
-  | 'listShots' | 'addShot' | 'shotPng' | 'deleteShot' | 'queryResults' | 'getResult' | 'resultMask'> & EvidenceStore;
+  | 'listShots' | 'addShot' | 'shotPng' | 'deleteShot' | 'queryResults' | 'getResult' | 'resultMask'> & EvidenceStore
+  // ---- guided shot capture, shot-quality advice, reference sets ----
+  & Pick<Store, 'getShot' | 'isShotRetired' | 'referenceSets' | 'restoreReferenceSet' | 'currentReferenceSet' | 'resultImage'>;
 
 export interface AgentApiDeps<S extends StationLike = StationLike> {
   version: string;
@@ -175,5 +186,10 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
     maxUploadPixels: () => deps.maxUploadPixels() ?? httpSchema.parse({}).maxUploadPixels,
     logError: (fields, message) => deps.log.error(fields, message),
     evidence: createEvidence({ store, stationIds: () => [...stations.keys()] }),
+
+    // ---- guided shot capture, shot-quality advice, reference sets ----
+    capture: createShotCapture({ store, changeover }),
+    shotAdvice: createShotAdvice({ store, changeover }),
+    referenceSets: createReferenceSets({ store, changeover, maxUploadPixels: () => deps.maxUploadPixels() ?? httpSchema.parse({}).maxUploadPixels }),
   };
 }

@@ -2,7 +2,7 @@
 // see the daemon, its sinks or its pipeline classes; agent/agent-api.ts implements this from the running agent.
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { Frame, SourceStatus, StationStatus, VerdictRecord } from '../pipeline/ports.ts';
-import type { Product, ResultFilter, ResultRow, Shot } from '../store/store.ts';
+import type { Product, ReferenceSet, ResultFilter, ResultRow, Shot } from '../store/store.ts';
 
 export interface AgentInfo {
   version: string;
@@ -191,6 +191,102 @@ export interface AgentApi {
   logError(fields: Record<string, unknown>, message: string): void;
   /** Evidence behind verdicts: stored frames, overlays, a result's detail, rejects, CSV (agent/http/evidence.ts). */
   evidence: EvidencePort;
+
+  // ---- guided shot capture, shot-quality advice, reference sets (agent/http/capture.ts, shot-advice.ts, reference-sets.ts) ----
+  capture: CapturePort;
+  shotAdvice: ShotAdvicePort;
+  referenceSets: ReferenceSetPort;
+}
+
+// ---- guided shot capture, shot-quality advice, reference sets ----
+
+/** A frame or upload held in memory (bounded, with a TTL) until it is kept as a shot or discarded. */
+export interface CandidateView {
+  id: string;
+  productId: number;
+  /** 'upload' or the camera id it was frozen from. */
+  source: string;
+  width: number;
+  height: number;
+  createdAt: number;
+  expiresAt: number;
+  /** Judged against the product's current shots (few-shot) or zero-shot without shots. */
+  mode: 'few-shot' | 'zero-shot';
+  shots: number;
+  /** The product's reference set it was judged against. */
+  referenceSet: number;
+  score: number;
+  threshold: number;
+  thresholdSource: 'override' | 'shots' | 'pack-default';
+  verdict: 'pass' | 'fail';
+  defects: { count: number; areaPct: number };
+  /** What the score means for this candidate, in words. */
+  summary: string;
+  imageUrl: string;
+  overlayUrl: string;
+}
+
+export interface NewCandidate extends NewShot {
+  /** Packed RGB24 of the image at its own size (for the overlay). */
+  rgb: Buffer;
+}
+
+export interface CapturePort {
+  /** Judges the image against the product and holds it as a candidate (409 when too many are waiting). */
+  hold(productId: number, image: NewCandidate): Promise<CandidateView>;
+  candidates(productId: number): CandidateView[];
+  /** The candidate's image as it would be stored (PNG) or its heat-map overlay (PNG); 404 when gone. */
+  candidateImage(id: string, kind: 'image' | 'overlay'): Buffer;
+  /** Stores the candidate as a shot (a new reference set) and rebuilds the product's reference where it is active. */
+  keep(id: string, actor: string): Promise<{ shot: Shot; referenceSet: ReferenceSetView }>;
+  discard(id: string): void;
+}
+
+export interface ShotAdvice {
+  shotId: number;
+  looScore: number | null;
+  /** Highest value of the shot's map judged against the other shots. */
+  peak: number | null;
+  flagged: boolean;
+  /** Why it is flagged, in words (empty when it is not). */
+  reasons: string[];
+  /** The score in words. */
+  words: string;
+  /** Where it looks unlike the others: the shot blended with its leave-one-out map (null below 2 shots). */
+  overlayUrl: string | null;
+}
+
+export interface ShotAdviceReport {
+  productId: number;
+  threshold: number;
+  thresholdSource: 'override' | 'shots' | 'pack-default';
+  referenceSet: number;
+  /** What a leave-one-out score is, in words. */
+  explanation: string;
+  /** When a shot is flagged, in words. */
+  rule: string;
+  flagged: number[];
+  shots: ShotAdvice[];
+}
+
+export interface ShotAdvicePort {
+  advice(productId: number): Promise<ShotAdviceReport>;
+  /** The shot blended with its map against the product's other current shots; 404/409 with a reason. */
+  looOverlay(shotId: number): Promise<Buffer>;
+  /** Before an activation from the API: 409 naming the flagged shots unless `acknowledged`. */
+  checkActivation(productId: number | null, acknowledged: boolean): Promise<void>;
+}
+
+export interface ReferenceSetView extends ReferenceSet {
+  current: boolean;
+}
+
+export interface ReferenceSetPort {
+  list(productId: number): ReferenceSetView[];
+  /** The earlier set's shots become the live ones (a new set); the stations running the product follow. */
+  restore(productId: number, version: number, actor: string): Promise<ReferenceSetView>;
+  /** A result's stored frame becomes a shot of `productId` (default: the result's product). */
+  keepResultAsShot(resultId: string, productId: number | undefined, actor: string): Promise<{ shot: Shot; referenceSet: ReferenceSetView }>;
 }
 
 // ---- evidence behind verdicts (agent/http/evidence.ts, implemented in agent/evidence.ts) ----

@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { ImageTooLargeError } from '../../models/errors.ts';
-import { decodeImage, pngKeepingMode } from '../../models/image.ts';
-import type { StationPort } from './api.ts';
+import { decodeImage, pngKeepingMode, type DecodedImage } from '../../models/image.ts';
+import type { AgentApi, StationPort } from './api.ts';
 import { access, actor, binary, binaryResponse, HttpError, idParams, intParam, type AreaOptions } from './common.ts';
 import * as s from './schemas.ts';
 import { requireStation } from './stations.ts';
@@ -22,6 +22,20 @@ const productPatch = z.strictObject({ name: name.optional().describe('new name')
 const captureBody = z.strictObject({ station: z.string().min(1).describe('station id') });
 /** Content types a shot upload may have (server.ts parses these as raw bytes). */
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/bmp', 'image/tiff', 'application/octet-stream'];
+
+/** An uploaded shot decoded within http.maxUploadPixels (413 over it, 415 when not an image), and the lossless PNG
+ *  a shot keeps of it. The one-step upload and the guided capture's upload both decode through this. */
+export async function decodeUpload(api: AgentApi, body: unknown): Promise<{ img: DecodedImage; png: Buffer }> {
+  if (!Buffer.isBuffer(body)) throw new HttpError(415, 'send the image bytes as the request body with Content-Type image/png or image/jpeg');
+  const img = await decodeImage(body, api.maxUploadPixels()).catch((err: unknown) => {
+    if (!(err instanceof ImageTooLargeError)) throw err;
+    throw new HttpError(413, `shot too large: ${err.width}×${err.height} is ${(err.width * err.height / 1e6).toFixed(1)} megapixels, over the ${(err.maxPixels / 1e6).toFixed(1)} megapixel limit (http.maxUploadPixels); scale it down or raise http.maxUploadPixels`);
+  });
+  return { img, png: await pngKeepingMode(body, img) };
+}
+
+/** A camera frame as a shot keeps it: lossless PNG. */
+export const framePng = (frame: { rgb: Buffer; width: number; height: number }) => sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
 
 async function waitForFrame(st: StationPort, ms: number): Promise<void> {
   const until = Date.now() + ms;
@@ -83,13 +97,8 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
     api.product(id);
-    if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'send the image bytes as the request body with Content-Type image/png or image/jpeg');
-    const bytes = req.body;
-    const img = await decodeImage(bytes, api.maxUploadPixels()).catch((err: unknown) => {
-      if (!(err instanceof ImageTooLargeError)) throw err;
-      throw new HttpError(413, `shot too large: ${err.width}×${err.height} is ${(err.width * err.height / 1e6).toFixed(1)} megapixels, over the ${(err.maxPixels / 1e6).toFixed(1)} megapixel limit (http.maxUploadPixels); scale it down or raise http.maxUploadPixels`);
-    });
-    const added = await api.addShot(id, { png: await pngKeepingMode(bytes, img), width: img.width, height: img.height, source: 'upload' }, actor(req));
+    const { img, png } = await decodeUpload(api, req.body);
+    const added = await api.addShot(id, { png, width: img.width, height: img.height, source: 'upload' }, actor(req));
     reply.code(201).send(added);
   });
 
@@ -110,7 +119,7 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
     }
     const frame = st.latestFrame();
     if (!frame) throw new HttpError(409, `camera ${st.cameraId} has not delivered a frame yet; check the camera state in Health`);
-    const png = await sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
+    const png = await framePng(frame);
     reply.code(201).send(await api.addShot(id, { png, width: frame.width, height: frame.height, source: st.cameraId }, actor(req)));
   });
 

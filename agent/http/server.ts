@@ -17,6 +17,10 @@ import { resultRoutes } from './results.ts';
 import { stationRoutes } from './stations.ts';
 import { systemRoutes } from './system.ts';
 import { uiRoutes } from './ui.ts';
+// ---- guided shot capture, shot-quality advice, reference sets ----
+import { captureRoutes } from './capture.ts';
+import { referenceSetRoutes } from './reference-sets.ts';
+import { shotAdviceRoutes } from './shot-advice.ts';
 
 export { HttpError } from './common.ts';
 
@@ -92,6 +96,10 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
   await app.register(stationRoutes, areas);
   await app.register(productRoutes, areas);
   await app.register(resultRoutes, areas);
+  // ---- guided shot capture, shot-quality advice, reference sets ----
+  await app.register(captureRoutes, areas);
+  await app.register(shotAdviceRoutes, areas);
+  await app.register(referenceSetRoutes, areas);
   await app.register(evidenceRoutes, areas);
 
   await app.listen({ host: opts.host, port: opts.port });

@@ -11,7 +11,10 @@ import * as s from './schemas.ts';
 const stationParams = z.object({ id: z.string().describe('station id') });
 // No body at all is fine: the part id is then ''.
 const triggerBody = z.strictObject({ partId: z.string().max(PART_ID_MAX_LENGTH).default('').describe(`part id echoed in the result (≤${PART_ID_MAX_LENGTH} chars)`) }).nullish();
-const activateBody = z.strictObject({ productId: z.number().int().positive().nullable().describe('product id, or null for none (zero-shot)') });
+const activateBody = z.strictObject({
+  productId: z.number().int().positive().nullable().describe('product id, or null for none (zero-shot)'),
+  acknowledgeFlaggedShots: z.boolean().optional().describe('activate even though shot-quality advice flags some of its shots (otherwise 409)'),
+});
 
 /** The station, or 404 naming the ones there are. */
 export function requireStation(api: AgentApi, id: string): StationPort {
@@ -73,6 +76,7 @@ export const stationRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
     },
   }, async (req) => {
     const st = requireStation(api, req.params.id);
+    await api.shotAdvice.checkActivation(req.body.productId, req.body.acknowledgeFlaggedShots === true);
     return await api.activate(st.id, req.body.productId, actor(req));
   });
 };
