@@ -1,7 +1,6 @@
 // Verdict maths: the detector's S×S map → the frame's own resolution → pass/fail, binary mask,
 // connected defect regions, mask PNG and a heat-map overlay for people.
 import sharp from 'sharp';
-import type { RgbImage } from './raster.ts';
 
 /** [x, y, width, height] in frame pixels (PROTOCOLS.md); all 0 when there is no defect. */
 export type Box = [number, number, number, number];
@@ -187,54 +186,8 @@ export function maskPng(verdict: Pick<FrameVerdict, 'mask' | 'width' | 'height'>
     .toBuffer();
 }
 
-/** Jet-like colour ramp (blue → cyan → yellow → red) for a value in [0, 1]. */
-function heatColour(value: number, out: Uint8Array, at: number): void {
-  const v = Math.min(1, Math.max(0, Number.isFinite(value) ? value : 0));
-  const r = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 3)));
-  const g = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 2)));
-  const b = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 1)));
-  out[at] = Math.round(r * 255);
-  out[at + 1] = Math.round(g * 255);
-  out[at + 2] = Math.round(b * 255);
-}
-
-/**
- * A picture for people: the frame blended half-and-half with the heat map (0..1 = blue..red),
- * defect boxes drawn in white. PNG at frame resolution.
- */
-export function overlayPng(frame: RgbImage, verdict: Pick<FrameVerdict, 'frameMap' | 'width' | 'height' | 'defects'>): Promise<Buffer> {
-  const { width, height } = verdict;
-  if (frame.width !== width || frame.height !== height) {
-    throw new RangeError(`overlay: frame is ${frame.width}×${frame.height} but the verdict is ${width}×${height}`);
-  }
-  const out = new Uint8Array(width * height * 3);
-  const colour = new Uint8Array(3);
-  for (let i = 0; i < width * height; i++) {
-    heatColour(verdict.frameMap[i]!, colour, 0);
-    const o = i * 3;
-    out[o] = (frame.data[o]! + colour[0]!) >> 1;
-    out[o + 1] = (frame.data[o + 1]! + colour[1]!) >> 1;
-    out[o + 2] = (frame.data[o + 2]! + colour[2]!) >> 1;
-  }
-  const line = Math.max(1, Math.round(Math.min(width, height) / 256));
-  const paint = (x: number, y: number) => {
-    if (x < 0 || y < 0 || x >= width || y >= height) return;
-    out.fill(255, (y * width + x) * 3, (y * width + x) * 3 + 3);
-  };
-  for (const [bx, by, bw, bh] of verdict.defects.boxes) {
-    for (let t = 0; t < line; t++) {
-      for (let x = bx; x < bx + bw; x++) {
-        paint(x, by + t);
-        paint(x, by + bh - 1 - t);
-      }
-      for (let y = by; y < by + bh; y++) {
-        paint(bx + t, y);
-        paint(bx + bw - 1 - t, y);
-      }
-    }
-  }
-  return sharp(out, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
-}
+/** The heat-map overlay lives in overlay.ts; re-exported here, where its callers have always imported it from. */
+export { overlayPng, type OverlayOptions, type OverlayVerdict } from './overlay.ts';
 
 export interface ThresholdChoice {
   threshold: number;

@@ -166,7 +166,9 @@ print(json.dumps(out))`],
   t.true(truth.every((g) => g.some((v) => v === 1)), 'the scratches survive the resize');
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   t.true(html.startsWith('<!doctype html>'));
-  t.is((html.match(/<svg /g) ?? []).length, 8, 'ROC + PR per run');
+  t.is((html.match(/<svg /g) ?? []).length, 12, 'ROC + PR + score histogram per run');
+  t.regex(html, /overkill @2% escape: <b>[\d.]+ %<\/b> of good parts fail at image-score threshold <b>0\.\d{4}<\/b>/, 'the threshold behind each overkill figure');
+  t.regex(html, /<img src="data:image\/png;base64,[^"]+" width="192" height="192" alt="ground truth of /, 'ground truth next to the overlays');
   t.regex(html, /<img src="data:image\/png;base64,/);
   t.notRegex(html, /(src|href)="(https?:)?\/\//, 'no external resources');
   t.notRegex(html, /<script/);

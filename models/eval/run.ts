@@ -6,6 +6,7 @@ import { endianness } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import type { Detector } from '../detector.ts';
 import { decodeImage } from '../image.ts';
+import { drawOutlines } from '../overlay.ts';
 import { judgeFrame, overlayPng, resizeMap } from '../verdict.ts';
 import { drawShots, type EvalClass, type TestImage } from './dataset.ts';
 import { loadGroundTruth, nearestGrid } from './masks.ts';
@@ -43,6 +44,8 @@ export interface Example {
   score: number;
   /** data: URI of a heat-map overlay PNG. */
   overlay: string;
+  /** data: URI of the same thumbnail with the ground-truth defect outlined and tinted; null for a good part. */
+  groundTruth: string | null;
 }
 
 export interface SeedRun {
@@ -51,6 +54,10 @@ export interface SeedRun {
   metrics: Metrics;
   images: ImageResult[];
   curves: { roc: [number, number][]; pr: [number, number][] };
+  /** The image-score thresholds behind the overkill figures (score ≥ threshold fails). */
+  overkillThresholds: { at2pctEscape: number; at5pctEscape: number };
+  /** The map level the example overlays are coloured and outlined at: the run's P-F1max threshold. */
+  exampleThreshold: number;
   examples: Example[];
 }
 
@@ -178,12 +185,31 @@ export interface SavedMapsIndex {
   runs: { class: string; seed: number | null; metrics: Metrics; images: SavedImage[] }[];
 }
 
-async function exampleOverlay(path: string, map: Float32Array, mapSize: number, score: number, pixelThreshold: number): Promise<string> {
-  // A 256-px thumbnail keeps the HTML report small.
-  const thumb = await sharp(path).removeAlpha().toColourspace('srgb').resize(256, 256, { fit: 'fill' }).raw().toBuffer();
-  const frame = await decodeImage({ rgb: thumb, width: 256, height: 256 });
+const THUMB = 256;
+
+/** Heat-map overlay and ground truth of one example, as data: URIs of 256-px thumbnails (they keep the HTML small). */
+async function examplePictures(path: string, map: Float32Array, mapSize: number, score: number, pixelThreshold: number, truth: Uint8Array | null, truthSize: number): Promise<{ overlay: string; groundTruth: string | null }> {
+  const thumb = await sharp(path).removeAlpha().toColourspace('srgb').resize(THUMB, THUMB, { fit: 'fill' }).raw().toBuffer();
+  const frame = await decodeImage({ rgb: thumb, width: THUMB, height: THUMB });
   const verdict = judgeFrame(score, map, mapSize, frame, { threshold: pixelThreshold });
-  return `data:image/png;base64,${(await overlayPng(frame, verdict)).toString('base64')}`;
+  const overlay = `data:image/png;base64,${(await overlayPng(frame, verdict)).toString('base64')}`;
+  if (!truth) return { overlay, groundTruth: null };
+  // The ground truth on the thumbnail (nearest), tinted green and outlined as the overlay outlines its regions.
+  const mask = new Uint8Array(THUMB * THUMB);
+  for (let y = 0; y < THUMB; y++) {
+    const row = Math.floor((y * truthSize) / THUMB) * truthSize;
+    for (let x = 0; x < THUMB; x++) mask[y * THUMB + x] = truth[row + Math.floor((x * truthSize) / THUMB)]! ? 1 : 0;
+  }
+  const rgb = Uint8Array.from(frame.data);
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    rgb[i * 3] = Math.round(rgb[i * 3]! * 0.6);
+    rgb[i * 3 + 1] = Math.round(rgb[i * 3 + 1]! * 0.6 + 255 * 0.4);
+    rgb[i * 3 + 2] = Math.round(rgb[i * 3 + 2]! * 0.6);
+  }
+  drawOutlines(rgb, mask, THUMB, THUMB);
+  const png = await sharp(rgb, { raw: { width: THUMB, height: THUMB, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return { overlay, groundTruth: `data:image/png;base64,${png.toString('base64')}` };
 }
 
 export async function evaluate(detector: Detector, classes: EvalClass[], options: EvalOptions): Promise<EvalReport> {
@@ -235,6 +261,8 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
       // One sorted curve for the three pixel metrics (millions of pixels).
       const pixelCurve = binaryCurve(pixelLabels, pixelScores);
       const pixelF1 = f1MaxOf(pixelCurve);
+      const at2 = overkillAtEscape(labels, scores, 0.02);
+      const at5 = overkillAtEscape(labels, scores, 0.05);
       const metrics: Metrics = {
         iAuroc: auroc(labels, scores),
         iAp: aupr(labels, scores),
@@ -244,8 +272,8 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
         pF1max: pixelF1.f1,
         // Good images add only normal pixels, as in the official evaluation.
         aupro: aupro(pixels),
-        overkillAt2pctEscape: overkillAtEscape(labels, scores, 0.02).overkill,
-        overkillAt5pctEscape: overkillAtEscape(labels, scores, 0.05).overkill,
+        overkillAt2pctEscape: at2.overkill,
+        overkillAt5pctEscape: at5.overkill,
       };
       // Examples: the highest-scored defective parts and the highest-scored good part (the likeliest overkill).
       const order = images.map((_, i) => i).sort((a, b) => images[b]!.score - images[a]!.score);
@@ -253,9 +281,11 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
       const examples: Example[] = [];
       for (const i of picks) {
         const img = images[i]!;
-        examples.push({ image: img.image, type: img.type, score: img.score, overlay: await exampleOverlay(img.image, pixels[i]!.map, pixelSize, img.score, pixelF1.threshold) });
+        const pictures = await examplePictures(img.image, pixels[i]!.map, pixelSize, img.score, pixelF1.threshold, img.anomalous ? pixels[i]!.mask : null, pixelSize);
+        examples.push({ image: img.image, type: img.type, score: img.score, ...pictures });
       }
-      runs.push({ seed, shots, metrics, images, curves: curvePoints(labels, scores), examples });
+      const overkillThresholds = { at2pctEscape: at2.threshold, at5pctEscape: at5.threshold };
+      runs.push({ seed, shots, metrics, images, curves: curvePoints(labels, scores), overkillThresholds, exampleThreshold: pixelF1.threshold, examples });
       index.runs.push({ class: cls.name, seed, metrics, images: saved });
     }
     results.push({ name: cls.name, runs, mean: meanMetrics(runs.map((r) => r.metrics)) });
