@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { createEvidence } from '../agent/evidence.ts';
 import { migrate, schemaVersion } from '../agent/store/db.ts';
 import { Store, type ResultInput } from '../agent/store/store.ts';
+import { parseCsv } from './helpers/csv.ts';
 import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
 
 function resultInput(stationId: string, over: Partial<ResultInput> = {}): ResultInput {
@@ -25,32 +26,6 @@ const tempDir = (t: { teardown(fn: () => void): void }) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 };
-
-/** RFC 4180 reader (quoted fields, doubled quotes, CRLF or LF), independent of the writer under test. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
-}
 
 const records = (text: string) => {
   const [header, ...rows] = parseCsv(text);
