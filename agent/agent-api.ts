@@ -13,6 +13,8 @@ import { createShotAdvice } from './shot-advice.ts';
 import { createShotCapture } from './shot-capture.ts';
 import type { ImageJudgement, ShotReview } from './pipeline/changeover.ts';
 import type { ThresholdChoice } from '../models/verdict.ts';
+// ---- threshold workbench ----
+import { createThresholds } from './thresholds.ts';
 
 /** What the API reads of a station (agent/pipeline/station.ts's Station has all of it). */
 export interface StationLike {
@@ -42,7 +44,9 @@ export interface ChangeoverLike {
 export type StoreLike = Pick<Store, 'auditLog' | 'listProducts' | 'requireProduct' | 'createProduct' | 'updateProduct' | 'deleteProduct'
   | 'listShots' | 'addShot' | 'shotPng' | 'deleteShot' | 'queryResults' | 'getResult' | 'resultMask'> & EvidenceStore
   // ---- guided shot capture, shot-quality advice, reference sets ----
-  & Pick<Store, 'getShot' | 'isShotRetired' | 'referenceSets' | 'restoreReferenceSet' | 'currentReferenceSet' | 'resultImage'>;
+  & Pick<Store, 'getShot' | 'isShotRetired' | 'referenceSets' | 'restoreReferenceSet' | 'currentReferenceSet' | 'resultImage'>
+  // ---- threshold workbench ----
+  & Pick<Store, 'productScores'>;
 
 export interface AgentApiDeps<S extends StationLike = StationLike> {
   version: string;
@@ -191,5 +195,8 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
     capture: createShotCapture({ store, changeover }),
     shotAdvice: createShotAdvice({ store, changeover }),
     referenceSets: createReferenceSets({ store, changeover, maxUploadPixels: () => deps.maxUploadPixels() ?? httpSchema.parse({}).maxUploadPixels }),
+
+    // ---- threshold workbench ----
+    thresholds: createThresholds({ store, changeover }),
   };
 }

@@ -194,7 +194,7 @@ test('overlay: defect regions are outlined just outside their boundary, not insi
   t.notDeepEqual(rgbAt(data, W, box.x0 - 3, box.y0 + 5), DARK, 'nothing beyond the ring');
   // A mask from judgeFrame (two regions): every outline pixel sits within the ring of a region and outside the mask.
   const map = new Float32Array(16 * 16).fill(0.05);
-  for (const [cx, cy] of [[3, 3], [11, 10]]) for (let y = cy - 1; y <= cy + 1; y++) for (let x = cx - 1; x <= cx + 1; x++) map[y * 16 + x] = 0.95;
+  for (const [cx, cy] of [[3, 3], [11, 10]] as const) for (let y = cy - 1; y <= cy + 1; y++) for (let x = cx - 1; x <= cx + 1; x++) map[y * 16 + x] = 0.95;
   const v = judgeFrame(0.9, map, 16, { width: W, height: H }, { threshold });
   t.is(v.defects.count, 2);
   const judged = (await decode(await overlayPng(frame, v))).data;

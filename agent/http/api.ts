@@ -196,6 +196,9 @@ export interface AgentApi {
   capture: CapturePort;
   shotAdvice: ShotAdvicePort;
   referenceSets: ReferenceSetPort;
+
+  // ---- threshold workbench (agent/http/thresholds.ts, built by agent/thresholds.ts) ----
+  thresholds: ThresholdPort;
 }
 
 // ---- guided shot capture, shot-quality advice, reference sets ----
@@ -349,4 +352,31 @@ export interface EvidencePort {
   rejects(stationId: string, limit: number): RejectItem[] | undefined;
   /** The filter's rows as CSV lines (header first), produced one at a time for streaming. */
   csv(filter: ResultFilter): Iterable<string>;
+}
+
+// ---- threshold workbench ----
+
+/** What GET /api/products/:id/scores answers (agent/http/thresholds.ts declares its schema). */
+export interface ProductScoresView {
+  productId: number;
+  limit: number;
+  threshold: {
+    /** What the product is judged with now; null when unknown (inference not running, no override). */
+    value: number | null;
+    source: 'override' | 'shots' | 'pack-default' | null;
+    override: number | null;
+    /** What clearing the override gives; null when unknown. */
+    calibrated: number | null;
+    calibratedSource: 'shots' | 'pack-default' | null;
+  };
+  shots: { shotId: number; looScore: number | null }[];
+  note: string;
+  counts: { shown: number; pass: number; fail: number };
+  totals: { pass: number; fail: number; noVerdict: number };
+  /** Newest first: the last `limit` PASS/FAIL results with the threshold each was judged with. */
+  results: { resultId: string; stationId: string; score: number; threshold: number; outcome: 'PASS' | 'FAIL'; decidedAt: number }[];
+}
+
+export interface ThresholdPort {
+  scores(productId: number, limit: number): Promise<ProductScoresView>;
 }

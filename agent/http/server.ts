@@ -17,6 +17,9 @@ import { resultRoutes } from './results.ts';
 import { stationRoutes } from './stations.ts';
 import { systemRoutes } from './system.ts';
 import { uiRoutes } from './ui.ts';
+// ---- threshold workbench, validation messages in plain words ----
+import { thresholdRoutes } from './thresholds.ts';
+import { validationMessage } from './validation.ts';
 // ---- guided shot capture, shot-quality advice, reference sets ----
 import { captureRoutes } from './capture.ts';
 import { referenceSetRoutes } from './reference-sets.ts';
@@ -45,13 +48,13 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
 
   app.addContentTypeParser(/^(image\/.*|application\/octet-stream)$/, { parseAs: 'buffer', bodyLimit: opts.maxUploadBytes }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validationContext?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validationContext?: string }, req, reply) => {
     if (err instanceof HttpError || err instanceof StoreError || err instanceof UnavailableError) return reply.code(err.status).send({ error: err.message });
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const first = err.validation[0]!;
+      // In plain words, from the route's own schema: "invalid request body: threshold must be between 0 and 1 (got 1.5)".
       const part = err.validationContext ?? 'body';
-      const path = first.instancePath.slice(1).split('/').join('.');
-      return reply.code(400).send({ error: `invalid request ${part} at ${path || `(${part})`}: ${first.message}` });
+      const sent = part === 'querystring' ? req.query : part === 'params' ? req.params : part === 'headers' ? req.headers : req.body;
+      return reply.code(400).send({ error: validationMessage(err.validation, part, (req.routeOptions.schema as Record<string, unknown> | undefined)?.[part], sent) });
     }
     if (err instanceof ImageError) return reply.code(415).send({ error: `${err.message}; upload a PNG, JPEG, BMP or TIFF photo of a good part` });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `upload too large: the limit is ${(opts.maxUploadBytes / 1048576).toFixed(1)} MiB (http.maxUploadMb); scale the image down` });
@@ -101,6 +104,8 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
   await app.register(shotAdviceRoutes, areas);
   await app.register(referenceSetRoutes, areas);
   await app.register(evidenceRoutes, areas);
+  // ---- threshold workbench ----
+  await app.register(thresholdRoutes, areas);
 
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

@@ -15,6 +15,9 @@ import { ResultImages, type ImageStats } from './result-images.ts';
 import { iterateResults, type ResultDetailRow, type ResultExportRow } from './results.ts';
 import type { PruneResult } from './retention.ts';
 import { Stations, type StationRow } from './stations.ts';
+// ---- threshold workbench ----
+import { recentScores, type ProductScores } from './scores.ts';
+export type { ProductScores, ScoredResult } from './scores.ts';
 
 export { StoreError } from './errors.ts';
 export type { AuditEntry, InFlightFrame, Product, RecordedResult, ResultFilter, ResultHook, ResultInput, ResultRow, RetentionPolicy, Shot, StationRow };
@@ -151,4 +154,8 @@ export class Store {
       reader.close();
     }
   }
+
+  // ---- threshold workbench ----
+  /** A product's last `limit` PASS/FAIL results (score, threshold judged with, outcome) and its outcome totals. */
+  productScores(productId: number, limit: number): ProductScores { return recentScores(this.db, productId, limit); }
 }
