@@ -1,10 +1,11 @@
-// Products: recipes, their normal shots and activation on a station.
-import { $, esc, fmt, toast, api, banner, rerender } from './core.js';
+// Products: recipes, their normal shots (with the shot-quality advice), guided capture, reference sets, activation.
+import { $, esc, toast, api, banner, rerender } from './core.js';
+import { mountCapture } from './capture.js';
+import { activate, adviceHtml, setsHtml, shotsHtml, wireSets, wireShots } from './shot-quality.js';
 
 export async function products(page, current) {
   const [info, list, stations] = await Promise.all([banner(), api('GET', '/api/products'), api('GET', '/api/stations')]);
   if (!current()) return;
-  const stationOptions = stations.map((s) => `<option value="${esc(s.id)}">${esc(s.id)}</option>`).join('');
   page.innerHTML = `<div class="card"><h2>New product</h2>
     <form class="inline" id="create">
       <label>Name <input name="name" required maxlength="64"></label>
@@ -31,47 +32,64 @@ export async function products(page, current) {
     card.dataset.product = p.id;
     card.style.marginTop = '12px';
     $('#plist').append(card);
-    await renderProduct(card, p, stationOptions);
+    await renderProduct(card, p, stations);
   }
 }
 
-async function renderProduct(card, p, stationOptions) {
-  const { shots, note } = await api('GET', `/api/products/${p.id}/shots`);
-  card.innerHTML = `<h2>${esc(p.name)} · recipe ${p.recipeId} ${p.activeOn.length ? `<span class="ok">active on ${esc(p.activeOn.join(', '))}</span>` : ''}</h2>
-    ${shots.length ? '' : '<div class="note zero-shot">No normal shots: this product runs zero-shot.</div>'}
-    ${note ? `<div class="note">${esc(note)}</div>` : ''}
-    <div class="shots">${shots.map((s) => `<div class="shot" data-shot="${s.id}"><img src="${s.imageUrl}" alt="shot ${s.id}">
-      <div>#${s.id} · ${esc(s.source)} · LOO ${fmt(s.looScore)}</div><button data-del="${s.id}">Delete</button></div>`).join('')}</div>
+/** The card's frame once (the capture panel keeps its preview and candidates); its shot sections refresh in place. */
+async function renderProduct(card, p, stations) {
+  card.innerHTML = `<h2 data-title></h2>
+    <div data-advice></div>
+    <div class="shots" data-shots></div>
     <form class="inline">
-      <label>Station <select name="station">${stationOptions}</select></label>
-      <button type="button" data-act="capture">Capture shot</button>
-      <label>Upload <input type="file" accept="image/*" data-act="upload"></label>
+      <label>Station <select name="station">${stations.map((s) => `<option value="${esc(s.id)}">${esc(s.id)}</option>`).join('')}</select></label>
       <button type="button" data-act="activate" class="primary">Activate</button>
       <label>Threshold <input name="threshold" type="number" min="0" max="1" step="0.01" value="${p.threshold ?? ''}" placeholder="calibrated"></label>
       <button type="button" data-act="threshold">Set</button>
       <button type="button" data-act="delete">Delete product</button>
-    </form>`;
+    </form>
+    <div data-capture></div>
+    <div data-sets></div>
+    <div data-threshold-workbench="${p.id}"></div>`;
   const station = () => $('select[name=station]', card).value;
-  const refresh = async () => renderProduct(card, (await api('GET', '/api/products')).find((x) => x.id === p.id) ?? p, stationOptions);
+  let product = p;
+  let advice = null;
+
+  const refresh = async () => {
+    product = (await api('GET', '/api/products')).find((x) => x.id === p.id) ?? product;
+    const [{ shots, note }, sets] = await Promise.all([api('GET', `/api/products/${p.id}/shots`), api('GET', `/api/products/${p.id}/reference-sets`)]);
+    advice = await api('GET', `/api/products/${p.id}/shot-advice`).catch(() => null);
+    $('[data-title]', card).innerHTML = `${esc(product.name)} · recipe ${product.recipeId} ${product.activeOn.length ? `<span class="ok">active on ${esc(product.activeOn.join(', '))}</span>` : ''}`;
+    $('[data-advice]', card).innerHTML = `${shots.length ? '' : '<div class="note zero-shot">No normal shots: this product runs zero-shot.</div>'}
+      ${note ? `<div class="note">${esc(note)}</div>` : ''}${shots.length ? adviceHtml(advice) : ''}`;
+    const shotsEl = $('[data-shots]', card);
+    shotsEl.innerHTML = shotsHtml(shots, advice);
+    wireShots(shotsEl);
+    shotsEl.querySelectorAll('[data-del]').forEach((b) => (b.onclick = () => act(() => api('DELETE', `/api/shots/${b.dataset.del}`), () => 'shot deleted (retired: earlier reference sets keep it)')));
+    const setsEl = $('[data-sets]', card);
+    const open = $('details', setsEl)?.open;
+    setsEl.innerHTML = setsHtml(sets);
+    if (open) $('details', setsEl).open = true;
+    wireSets(setsEl, product, sets, refresh);
+  };
   const act = async (fn, ok) => {
     try {
       const r = await fn();
+      if (r === null) return; // the operator cancelled
       toast(ok(r));
       await refresh();
     } catch (err) { toast(err.message, true); }
   };
-  $('[data-act=capture]', card).onclick = () => act(() => api('POST', `/api/products/${p.id}/shots/capture`, { station: station() }), (r) => `shot #${r.shot.id} captured`);
-  $('[data-act=upload]', card).onchange = (e) => {
-    const file = e.target.files[0];
-    if (file) act(() => api('POST', `/api/products/${p.id}/shots`, file, file.type || 'application/octet-stream'), (r) => `shot #${r.shot.id} uploaded`);
-  };
-  $('[data-act=activate]', card).onclick = () => act(() => api('POST', `/api/stations/${encodeURIComponent(station())}/activate`, { productId: p.id }), (r) => `${p.name} active on ${r.stationId}: ${r.mode}, ref v${r.referenceVersion}, ${r.ms.toFixed(1)} ms`);
+
+  await refresh();
+  const capture = mountCapture($('[data-capture]', card), { product: p, station, stationInfo: (id) => stations.find((s) => s.id === id), onKept: refresh });
+  $('select[name=station]', card).onchange = () => capture.stationChanged();
+  $('[data-act=activate]', card).onclick = () => act(() => activate(product, station(), advice), (r) => `${product.name} active on ${r.stationId}: ${r.mode}, ref v${r.referenceVersion}, ${r.ms.toFixed(1)} ms`);
   $('[data-act=threshold]', card).onclick = () => {
     const v = $('input[name=threshold]', card).value;
     act(() => api('PATCH', `/api/products/${p.id}`, { threshold: v === '' ? null : Number(v) }), () => 'threshold saved');
   };
   $('[data-act=delete]', card).onclick = () => act(() => api('DELETE', `/api/products/${p.id}`), () => 'deleted').then(() => rerender());
-  card.querySelectorAll('[data-del]').forEach((b) => (b.onclick = () => act(() => api('DELETE', `/api/shots/${b.dataset.del}`), () => 'shot deleted')));
+  // The threshold workbench (agent/http/ui/threshold.js, another module) mounts itself here when it exists.
+  import('./threshold.js').then((m) => m.mountThresholdWorkbench?.($('[data-threshold-workbench]', card), p)).catch(() => {});
 }
-
-// ---- History ----
