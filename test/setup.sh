@@ -9,6 +9,7 @@ PACKAGES=(
   aravis-tools libaravis-0.8-0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi
   chromium iproute2 util-linux
+  fonts-dejavu-core
   systemd
 )
 
