@@ -26,6 +26,11 @@ const scores = store.queryResults({ stationId: 'ST1', limit: 1000 }).filter((r) 
 const threshold = scores[Math.floor(scores.length * 0.8)]!;
 const product = (await h.api<{ id: number }>('POST', '/api/products', { name: 'Soak', threshold })).body;
 await h.api('POST', '/api/stations/ST1/activate', { productId: product.id });
+// Counts from the outcome counter: retention under the watermark may delete rows, a counter keeps counting.
+const failCount = async () => Number(/^adaptclip_outcomes_total\{camera="cam1",outcome="FAIL",reason=""\} (\d+)/m.exec(await (await fetch(`${h.url}/metrics`)).text())?.[1] ?? 0);
+const allCount = async () => [...(await (await fetch(`${h.url}/metrics`)).text()).matchAll(/^adaptclip_outcomes_total\{camera="cam1"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+const failsAtStart = await failCount();
+const allAtStart = await allCount();
 const t0 = Date.now();
 const samples: { s: number; freeMb: number; watermarkMb: number; stored: number; bytes: number; pruned: number }[] = [];
 while (Date.now() - t0 < minutes * 60_000) {
@@ -35,18 +40,17 @@ while (Date.now() - t0 < minutes * 60_000) {
   console.log(JSON.stringify(samples.at(-1)));
 }
 const elapsedH = (Date.now() - t0) / 3_600_000;
-const results = [...store.exportResults({ stationId: 'ST1', since: t0 })];
-const fails = results.filter((r) => r.outcome === 'FAIL');
+const failsAll = await failCount();
+const resultsSoak = (await allCount()) - allAtStart;
 const kept = store.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(frame_jpeg)), 0) AS jpeg, COALESCE(SUM(LENGTH(map_png)), 0) AS map FROM result_images WHERE decided_at >= ? AND frame_jpeg IS NOT NULL').get(t0) as { n: number; jpeg: number; map: number };
-const keptEver = fails.length; // keepImages fail: one kept frame per FAIL
+const keptEver = failsAll - failsAtStart; // keepImages fail: one kept frame per FAIL
 const metrics = await (await fetch(`${h.url}/metrics`)).text();
 const keptBytesAll = Number(/^adaptclip_image_bytes_kept_total\{camera="cam1"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
-// The counter includes the warm-up's FAILs (zero-shot): bytes per frame over every FAIL, rates over the soak only.
-const failsAll = [...store.exportResults({ stationId: 'ST1', outcome: 'FAIL' })].length;
+// The byte counter includes the warm-up's FAILs (zero-shot): bytes per frame over every FAIL, rates over the soak only.
 const keptBytes = failsAll ? Math.round((keptBytesAll / failsAll) * keptEver) : 0;
 const st = store.imageStats();
 const summary = {
-  observed: true, fps, frame: '640x480', minutes, threshold, results: results.length, failRate: fails.length / results.length,
+  observed: true, fps, frame: '640x480', minutes, threshold, results: resultsSoak, failRate: keptEver / resultsSoak,
   framesStoredPerHour: Math.round(keptEver / elapsedH),
   bytesPerStoredFrame: keptEver ? Math.round(keptBytes / keptEver) : null, keptBytesTotal: keptBytes,
   jpegBytesPerFrame: kept.n ? Math.round(kept.jpeg / kept.n) : null, mapBytesPerFrame: kept.n ? Math.round(kept.map / kept.n) : null,
