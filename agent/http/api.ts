@@ -2,7 +2,8 @@
 // see the daemon, its sinks or its pipeline classes; agent/agent-api.ts implements this from the running agent.
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { Frame, SourceStatus, StationStatus, VerdictRecord } from '../pipeline/ports.ts';
-import type { Product, ReferenceSet, ResultFilter, ResultRow, Shot } from '../store/store.ts';
+import type { Product, ResultFilter, ResultRow, Shot } from '../store/store.ts';
+import type { CandidateView, NewCandidate, ReferenceSetView, ShotAdviceReport } from './shot-views.ts';
 
 export interface AgentInfo {
   version: string;
@@ -201,38 +202,8 @@ export interface AgentApi {
   thresholds: ThresholdPort;
 }
 
-// ---- guided shot capture, shot-quality advice, reference sets ----
-
-/** A frame or upload held in memory (bounded, with a TTL) until it is kept as a shot or discarded. */
-export interface CandidateView {
-  id: string;
-  productId: number;
-  /** 'upload' or the camera id it was frozen from. */
-  source: string;
-  width: number;
-  height: number;
-  createdAt: number;
-  expiresAt: number;
-  /** Judged against the product's current shots (few-shot) or zero-shot without shots. */
-  mode: 'few-shot' | 'zero-shot';
-  shots: number;
-  /** The product's reference set it was judged against. */
-  referenceSet: number;
-  score: number;
-  threshold: number;
-  thresholdSource: 'override' | 'shots' | 'pack-default';
-  verdict: 'pass' | 'fail';
-  defects: { count: number; areaPct: number };
-  /** What the score means for this candidate, in words. */
-  summary: string;
-  imageUrl: string;
-  overlayUrl: string;
-}
-
-export interface NewCandidate extends NewShot {
-  /** Packed RGB24 of the image at its own size (for the overlay). */
-  rgb: Buffer;
-}
+// ---- guided shot capture, shot-quality advice, reference sets (their views in shot-views.ts) ----
+export type { CandidateView, NewCandidate, ReferenceSetView, ShotAdvice, ShotAdviceReport } from './shot-views.ts';
 
 export interface CapturePort {
   /** Judges the image against the product and holds it as a candidate (409 when too many are waiting). */
@@ -245,43 +216,12 @@ export interface CapturePort {
   discard(id: string): void;
 }
 
-export interface ShotAdvice {
-  shotId: number;
-  looScore: number | null;
-  /** Highest value of the shot's map judged against the other shots. */
-  peak: number | null;
-  flagged: boolean;
-  /** Why it is flagged, in words (empty when it is not). */
-  reasons: string[];
-  /** The score in words. */
-  words: string;
-  /** Where it looks unlike the others: the shot blended with its leave-one-out map (null below 2 shots). */
-  overlayUrl: string | null;
-}
-
-export interface ShotAdviceReport {
-  productId: number;
-  threshold: number;
-  thresholdSource: 'override' | 'shots' | 'pack-default';
-  referenceSet: number;
-  /** What a leave-one-out score is, in words. */
-  explanation: string;
-  /** When a shot is flagged, in words. */
-  rule: string;
-  flagged: number[];
-  shots: ShotAdvice[];
-}
-
 export interface ShotAdvicePort {
   advice(productId: number): Promise<ShotAdviceReport>;
   /** The shot blended with its map against the product's other current shots; 404/409 with a reason. */
   looOverlay(shotId: number): Promise<Buffer>;
   /** Before an activation from the API: 409 naming the flagged shots unless `acknowledged`. */
   checkActivation(productId: number | null, acknowledged: boolean): Promise<void>;
-}
-
-export interface ReferenceSetView extends ReferenceSet {
-  current: boolean;
 }
 
 export interface ReferenceSetPort {

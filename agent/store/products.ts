@@ -155,13 +155,6 @@ export class Products {
       ON CONFLICT (shot_id, pack_sha) DO UPDATE SET features = excluded.features, loo_score = NULL, loo_others = NULL, loo_map = NULL, computed_at = excluded.computed_at`).run(shotId, packSha, features, Date.now());
   }
 
-  setLooScores(packSha: string, scores: Map<number, number | null>): void {
-    const stmt = this.db.prepare('UPDATE shot_features SET loo_score = ? WHERE shot_id = ? AND pack_sha = ?');
-    this.db.transaction(() => {
-      for (const [shotId, score] of scores) stmt.run(score, shotId, packSha);
-    })();
-  }
-
   /** Retired: not in the product's current reference set (kept for the earlier sets that name it). */
   isRetired(id: number): boolean {
     return Boolean(this.db.prepare('SELECT 1 FROM shots WHERE id = ? AND retired_at IS NOT NULL').get(id));

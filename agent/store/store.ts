@@ -83,7 +83,6 @@ export class Store {
   deleteShot(id: number, actor: string): Shot { return this.products.deleteShot(id, actor); }
   shotFeatures(shotId: number, packSha: string): { features: Buffer; looScore: number | null } | undefined { return this.products.shotFeatures(shotId, packSha); }
   putShotFeatures(shotId: number, packSha: string, features: Buffer): void { this.products.putShotFeatures(shotId, packSha, features); }
-  setLooScores(packSha: string, scores: Map<number, number | null>): void { this.products.setLooScores(packSha, scores); }
   /** Features cached for other packs are dead weight once the pack changed. */
   dropFeaturesExcept(packSha: string): number { return this.products.dropFeaturesExcept(packSha); }
 
