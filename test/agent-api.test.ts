@@ -41,7 +41,12 @@ test.serial('changeover: create, capture 2 live shots and upload one, leave-one-
   const list = (await h.api<ShotList>('GET', `/api/products/${id}/shots`)).body;
   t.is(list.shots.length, 3);
   for (const s of list.shots) t.true(typeof s.looScore === 'number' && s.looScore >= 0 && s.looScore <= 1, JSON.stringify(s));
-  const act = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: id });
+  // The uploaded grey image looks unlike the two camera shots: the advisor flags it, and activation asks first.
+  const asked = await h.api<{ error: string }>('POST', '/api/stations/ST1/activate', { productId: id });
+  t.is(asked.status, 409);
+  t.regex(asked.body.error, /flagged|unlike/i);
+  t.is(h.daemon.changeover.current('ST1').productId, null, 'nothing changed on the refusal');
+  const act = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: id, acknowledgeFlaggedShots: true });
   t.is(act.status, 200);
   t.is(act.body.mode, 'few-shot');
   t.is(act.body.shots, 3);
@@ -61,7 +66,7 @@ test.serial('changeover: create, capture 2 live shots and upload one, leave-one-
   // Switching back and forth with cached features is fast (the benchmark figure is from tools/bench/changeover.ts).
   const zero = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: null });
   t.is(zero.body.mode, 'zero-shot');
-  const again = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: id });
+  const again = await h.api<Activation>('POST', '/api/stations/ST1/activate', { productId: id, acknowledgeFlaggedShots: true });
   t.is(again.body.encodedShots, 0);
   t.true(again.body.referenceVersion > zero.body.referenceVersion);
 });

@@ -36,10 +36,13 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
   const card = page.locator('.card.product', { hasText: 'E2E-Bracket' });
   await card.waitFor();
   await card.locator('.zero-shot').waitFor(); // no shots yet: zero-shot, said so
-  // Two shots from the live camera; leave-one-out scores appear once there are two.
-  await card.locator('[data-act=capture]').click();
+  // Two shots from the live camera, each frozen and looked at before it is kept; leave-one-out scores appear once
+  // there are two.
+  await card.locator('[data-cap=freeze]').click();
+  await card.locator('.candidate [data-keep]').first().click();
   await card.locator('.shot').first().waitFor();
-  await card.locator('[data-act=capture]').click();
+  await card.locator('[data-cap=freeze]').click();
+  await card.locator('.candidate [data-keep]').first().click();
   await page.waitForFunction(() => document.querySelectorAll('.card.product .shot').length === 2);
   await page.waitForFunction(() => Array.from(document.querySelectorAll(".card.product .shot")).every((s) => /LOO 0\.\d{3}/.test(s.textContent ?? '')));
   await card.locator('[data-act=activate]').click();
@@ -72,9 +75,9 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
   await page.click('nav a[data-page=history]');
   await page.selectOption('#filters select[name=outcome]', 'FAIL');
   await page.click('#filters button');
-  await page.locator('#rows tr', { hasText: 'yes' }).first().click();
+  await page.locator('#rows tr', { hasText: 'mask' }).first().click();
   await page.waitForFunction(() => {
-    const img = document.querySelector<HTMLImageElement>('#mask');
+    const img = document.querySelector<HTMLImageElement>('#detail img.mask');
     return !!img && img.complete && img.naturalWidth > 0;
   });
   await page.screenshot({ path: `${ARTIFACTS}/4-history.png` });
