@@ -1,30 +1,19 @@
 // Evidence routes: a result's stored frame and overlay, its detail, a station's recent rejects, and the results as CSV
 // (streamed row by row from the store: no size limit and nothing buffered whole).
 import { Readable } from 'node:stream';
-import { OUTCOMES } from '../../adapters/protocol.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ResultFilter } from '../store/store.ts';
 import type { ImageAnswer } from './api.ts';
 import { access, binaryResponse, HttpError, intParam, type AreaOptions } from './common.ts';
+import { parseResultFilter, resultFilterQuery } from './result-filter.ts';
 import { result } from './schemas.ts';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const resultParams = z.object({ id: z.string().describe('result id (ULID)') });
 const stationParams = z.object({ id: z.string().describe('station id') });
 
-// Strings on purpose (as GET /api/results): the handler checks them and says what is accepted.
-const csvQuery = z.object({
-  station: z.string().optional().describe('station id'),
-  camera: z.string().optional().describe('camera id'),
-  outcome: z.string().optional().describe('PASS, FAIL or NO_VERDICT'),
-  reason: z.string().optional().describe('NO_VERDICT reason'),
-  product: z.string().optional().describe('product id'),
-  part: z.string().optional().describe('part id (exact)'),
-  since: z.string().optional().describe('epoch ms or ISO date'),
-  until: z.string().optional().describe('epoch ms or ISO date'),
-  limit: z.string().optional().describe('rows at most (default: every row of the filter)'),
-});
+const csvQuery = resultFilterQuery.extend({ limit: z.string().optional().describe('rows at most (default: every row of the filter)') });
 
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).describe('x, y, width, height in frame pixels');
 const imageState = z.enum(['kept', 'none', 'pruned']).describe('kept; none: never kept (keepImages); pruned: removed by retention');
@@ -58,24 +47,9 @@ function resultId(id: string): string {
   return id;
 }
 
-function time(v: string | undefined, what: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n)) throw new HttpError(400, `${what} must be epoch ms or an ISO date, got "${v}"`);
-  return n;
-}
-
 /** The filters of GET /api/results, checked the same way; no limit unless asked for. */
 export function csvFilter(q: z.infer<typeof csvQuery>): ResultFilter {
-  if (q.outcome && !(OUTCOMES as readonly string[]).includes(q.outcome)) throw new HttpError(400, `outcome must be PASS, FAIL or NO_VERDICT, got "${q.outcome}"`);
-  const since = time(q.since, 'since');
-  const until = time(q.until, 'until');
-  return {
-    ...(q.station ? { stationId: q.station } : {}), ...(q.camera ? { cameraId: q.camera } : {}),
-    ...(q.outcome ? { outcome: q.outcome as ResultFilter['outcome'] } : {}), ...(q.reason ? { reason: q.reason } : {}),
-    ...(q.product ? { productId: intParam(q.product, 'product') } : {}), ...(q.part ? { partId: q.part } : {}),
-    ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(q.limit ? { limit: intParam(q.limit, 'limit') } : {}),
-  };
+  return { ...parseResultFilter(q), ...(q.limit ? { limit: intParam(q.limit, 'limit') } : {}) };
 }
 
 /** Lines joined into chunks of about 64 KiB: few writes, and memory bounded by one chunk whatever the export's size. */
