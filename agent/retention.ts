@@ -43,22 +43,40 @@ export class Retention {
     this.timer = null;
   }
 
+  /** Free bytes right after the last pass, and the most the disk filled between two passes (a moving peak). */
+  private freeAfterLast: number | null = null;
+  private inflowPerPass = 0;
+
+  /** Retention starts above the watermark by more than arrives between two passes (at least 1 MiB or 10 %), so the
+   *  free space never crosses it: with frames kept as evidence the inflow can be megabytes per pass. */
+  private margin(): number {
+    const mb = 1024 * 1024;
+    const watermark = this.settings.minFreeMb * mb;
+    return Math.max(mb, watermark * 0.1, 2 * this.inflowPerPass);
+  }
+
   prune(): void {
     const s = this.settings;
     const mb = 1024 * 1024;
     try {
+      const freeBefore = this.store.freeBytes();
+      if (this.freeAfterLast !== null) {
+        const arrived = Math.max(0, this.freeAfterLast - freeBefore);
+        // Follows a rise at once and forgets it slowly (a burst of kept frames must not be forgotten after one pass).
+        this.inflowPerPass = Math.max(arrived, this.inflowPerPass * 0.9);
+      }
       this.last = this.store.prune({
         maxAgeMs: s.retentionDays * 86_400_000,
         maskMaxAgeMs: s.maskRetentionDays * 86_400_000,
         imageMaxAgeMs: (s.imageRetentionDays ?? s.maskRetentionDays) * 86_400_000,
-        // Retention starts a little above the watermark, so what arrives between two passes never crosses it.
-        minFreeBytes: s.minFreeMb > 0 ? s.minFreeMb * mb + Math.max(mb, s.minFreeMb * mb * 0.1) : 0,
+        minFreeBytes: s.minFreeMb > 0 ? s.minFreeMb * mb + this.margin() : 0,
         walCheckpointBytes: s.walCheckpointMb * mb,
       });
       this.total.rows += this.last.rows;
       this.total.masks += this.last.masks;
       this.total.images += this.last.images;
-      this.freeBytesGauge(this.store.freeBytes());
+      this.freeAfterLast = this.store.freeBytes();
+      this.freeBytesGauge(this.freeAfterLast);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'retention failed');
     }
