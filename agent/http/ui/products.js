@@ -58,10 +58,14 @@ async function renderProduct(card, p, stations) {
   const refresh = async () => {
     product = (await api('GET', '/api/products')).find((x) => x.id === p.id) ?? product;
     const [{ shots, note }, sets] = await Promise.all([api('GET', `/api/products/${p.id}/shots`), api('GET', `/api/products/${p.id}/reference-sets`)]);
-    advice = await api('GET', `/api/products/${p.id}/shot-advice`).catch(() => null);
+    // Without the advice a defective shot would pass unflagged: say so, and ask again while the card is on screen.
+    let adviceError = '';
+    advice = await api('GET', `/api/products/${p.id}/shot-advice`).catch((err) => ((adviceError = err.message), null));
+    if (adviceError) setTimeout(() => card.isConnected && refresh().catch((e) => toast(e.message, true)), 2000);
     $('[data-title]', card).innerHTML = `${esc(product.name)} · recipe ${product.recipeId} ${product.activeOn.length ? `<span class="ok">active on ${esc(product.activeOn.join(', '))}</span>` : ''}`;
     $('[data-advice]', card).innerHTML = `${shots.length ? '' : '<div class="note zero-shot">No normal shots: this product runs zero-shot.</div>'}
-      ${note ? `<div class="note">${esc(note)}</div>` : ''}${shots.length ? adviceHtml(advice) : ''}`;
+      ${note ? `<div class="note">${esc(note)}</div>` : ''}${shots.length ? adviceHtml(advice) : ''}
+      ${adviceError && shots.length ? `<div class="note warn-box" data-advice-missing>Shot advice is not available right now (${esc(adviceError)}); trying again…</div>` : ''}`;
     const shotsEl = $('[data-shots]', card);
     shotsEl.innerHTML = shotsHtml(shots, advice);
     wireShots(shotsEl);
