@@ -79,12 +79,13 @@ function sabotageNextStep(storeFile: string): string {
     const index = /CREATE INDEX (?:IF NOT EXISTS )?"?(\w+)"? ON "?(\w+)"?/i.exec(step.up);
     // A step that only creates what is missing (IF NOT EXISTS) fails on a table under the name of one of its indexes.
     const idempotent = !/CREATE (?:TABLE|(?:UNIQUE )?INDEX) (?!IF NOT EXISTS)/i.test(step.up) && index;
+    // Otherwise the first thing it creates, planted beforehand: a table (its index may be on a table it creates too).
     if (idempotent) db.exec(`CREATE TABLE "${idempotent[1]}" (planted INTEGER); INSERT INTO "${idempotent[1]}" VALUES (42)`);
-    else if (index) db.exec(`CREATE INDEX "${index[1]}" ON "${index[2]}"(${/\((\w+)/.exec(step.up)![1]})`);
     else if (table) db.exec(`CREATE TABLE "${table[1]}" (planted INTEGER); INSERT INTO "${table[1]}" VALUES (42)`);
+    else if (index) db.exec(`CREATE INDEX "${index[1]}" ON "${index[2]}"(${/\((\w+)/.exec(step.up)![1]})`);
     else if (column) db.exec(`ALTER TABLE "${column[1]}" ADD COLUMN "${column[2]}" INTEGER`);
     else throw new Error(`teach sabotageNextStep how to make migration ${LATEST_VERSION} fail`);
-    return (index ?? table ?? column)![0];
+    return (idempotent ? index : table ?? index ?? column)![0];
   } finally {
     db.close();
   }

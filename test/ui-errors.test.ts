@@ -31,8 +31,9 @@ test('writes without the token and a non-image upload show a clear message and c
   await card.waitFor();
   const notImage = join(dir, 'notes.png');
   writeFileSync(notImage, 'this is text with a .png name');
+  // Each chosen file is judged before it is kept: a refusal shows in place of that file, naming it and why.
   await card.locator('input[type=file]').setInputFiles(notImage);
-  await page.locator('#toast.error', { hasText: /not a readable image/ }).waitFor();
+  await card.locator('.candidate.refused', { hasText: /notes\.png: .*not a readable image/ }).waitFor();
   await page.screenshot({ path: 'test-artifacts/ui-errors/2-not-an-image.png' });
   const p = h.daemon.store.listProducts()[0]!;
   t.is(p.name, 'NoToken');
