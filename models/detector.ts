@@ -4,6 +4,7 @@ import ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, describeInput, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage } from './image.ts';
 import { ShotMemory } from './shot-memory.ts';
+import { cropDecoded, type Rect } from './regions.ts';
 import { ResizePool } from './resize-pool.ts';
 import { availableParallelism } from 'node:os';
 import { InferenceError, ShotMemoryError, messageOf } from './errors.ts';
@@ -61,12 +62,16 @@ export interface Inference {
   /** The frame's own resolution, for verdict maths. */
   width: number;
   height: number;
+  /** The region the frame was cropped to before the resize (the map covers it); absent: the whole frame. */
+  roi?: Rect;
   batch: number;
 }
 
 export interface PreparedFrame {
-  /** Decoded frame at its own resolution (kept for overlays). */
+  /** Decoded frame at its own resolution (kept for overlays), before any crop. */
   image: RgbImage;
+  /** The region the model's input was cropped to, when one was given. */
+  roi?: Rect;
   /** uint8 S×S×3 encoder input. */
   input: Buffer;
   preMs: number;
@@ -85,16 +90,17 @@ export interface Detector {
   readonly pack: Pack;
   /** The execution provider the sessions actually run on. */
   readonly provider: Provider;
-  /** Decode + resize (exposed so the caller can keep the frame for overlays, and for benchmarks). */
-  prepare(frame: ImageInput): Promise<PreparedFrame>;
-  /** Encodes 1..K normal images of one product into few-shot memory. */
-  encodeShots(images: ImageInput[]): Promise<ShotMemory>;
+  /** Decode, crop to `roi` (default: a raw frame's own roi), resize (exposed so the caller can keep the frame for
+   *  overlays, and for benchmarks). */
+  prepare(frame: ImageInput, roi?: Rect | null): Promise<PreparedFrame>;
+  /** Encodes 1..K normal images of one product into few-shot memory (each cropped to `roi` when given). */
+  encodeShots(images: ImageInput[], roi?: Rect | null): Promise<ShotMemory>;
   /** Zero-shot without memory, few-shot with it; one result per frame, in order. */
   infer(frames: ImageInput[], memory?: ShotMemory | null): Promise<Inference[]>;
   /** As infer, from frames already prepared. */
   inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]>;
   /** Each shot scored few-shot against the other shots (K ≥ 2), for threshold calibration. */
-  leaveOneOutScores(images: ImageInput[]): Promise<number[]>;
+  leaveOneOutScores(images: ImageInput[], roi?: Rect | null): Promise<number[]>;
   /** The bare sessions, for benchmarks: encoder on a uint8 batch, heads on its output. */
   runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput>;
   runHeads(encoded: EncoderOutput, memory?: ShotMemory | null): Promise<{ outputs: Record<string, ort.Tensor>; ms: number }>;
@@ -203,11 +209,13 @@ class OrtDetector implements Detector {
     }
   }
 
-  async prepare(frame: ImageInput): Promise<PreparedFrame> {
+  async prepare(frame: ImageInput, roi?: Rect | null): Promise<PreparedFrame> {
     const t0 = performance.now();
     const image = await decodeImage(frame, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS);
-    const input = await this.#resizer.resize(image, this.pack.size);
-    return { image, input, preMs: performance.now() - t0 };
+    const region = roi ?? (typeof frame === 'object' && !Buffer.isBuffer(frame) ? frame.roi : null) ?? null;
+    // The crop is exact (a copy of the pixels, mode and samples kept), so the resize sees the sub-image as a file.
+    const input = await this.#resizer.resize(region ? cropDecoded(image, region) : image, this.pack.size);
+    return { image, input, preMs: performance.now() - t0, ...(region ? { roi: region } : {}) };
   }
 
   async runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput> {
@@ -252,8 +260,8 @@ class OrtDetector implements Detector {
     if (memory.shots < 1) throw new ShotMemoryError('shot memory: no shots; register at least one normal image of the product, or run zero-shot');
   }
 
-  async #encodeAll(images: ImageInput[]): Promise<EncoderOutput> {
-    const prepared = await Promise.all(images.map((img) => this.prepare(img)));
+  async #encodeAll(images: ImageInput[], roi?: Rect | null): Promise<EncoderOutput> {
+    const prepared = await Promise.all(images.map((img) => this.prepare(img, roi)));
     return this.runEncoder(this.#stack(prepared), prepared.length);
   }
 
@@ -286,20 +294,20 @@ class OrtDetector implements Detector {
     return blocks;
   }
 
-  async encodeShots(images: ImageInput[]): Promise<ShotMemory> {
+  async encodeShots(images: ImageInput[], roi?: Rect | null): Promise<ShotMemory> {
     if (!Array.isArray(images) || images.length === 0) {
       throw new ShotMemoryError('shots: the shot list is empty but few-shot was asked for; give 1 or more normal images of the product, or run zero-shot');
     }
     const blocks: Float32Array[] = [];
     // Small batches bound memory at the real token count (K up to 8 and more).
-    for (let i = 0; i < images.length; i += 4) blocks.push(...this.#memoryBlocks(await this.#encodeAll(images.slice(i, i + 4))));
+    for (let i = 0; i < images.length; i += 4) blocks.push(...this.#memoryBlocks(await this.#encodeAll(images.slice(i, i + 4), roi)));
     return new ShotMemory(this.pack.sha256, this.pack, blocks);
   }
 
-  async leaveOneOutScores(images: ImageInput[]): Promise<number[]> {
+  async leaveOneOutScores(images: ImageInput[], roi?: Rect | null): Promise<number[]> {
     if (images.length < 2) throw new ShotMemoryError(`shots: leave-one-out needs at least 2 shots, got ${images.length}; the pack's default threshold applies`);
     const { dim: D, layers: L, patches: N } = this.pack;
-    const encoded = await this.#encodeAll(images);
+    const encoded = await this.#encodeAll(images, roi);
     const memory = new ShotMemory(this.pack.sha256, this.pack, this.#memoryBlocks(encoded));
     const scores: number[] = [];
     const per = L * (N + 1) * D;
@@ -353,6 +361,7 @@ class OrtDetector implements Detector {
         timings: { preMs: frame.preMs, encoderMs: encoded.ms, headsMs, postMs: 0 },
         width: frame.image.width,
         height: frame.image.height,
+        ...(frame.roi ? { roi: frame.roi } : {}),
         batch: frames.length,
       };
     });

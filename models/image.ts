@@ -7,6 +7,7 @@ import { bmpDimensions, decodeBmp, isBmp } from './bmp.ts';
 import { ImageError, ImageTooLargeError, messageOf } from './errors.ts';
 import { resample, resampleInt } from './resample.ts';
 import type { DecodedImage, IntRaster, PillowMode, Raster, RgbImage } from './raster.ts';
+import type { Rect } from './regions.ts';
 
 export type { DecodedImage, PillowMode, RgbImage } from './raster.ts';
 
@@ -15,6 +16,8 @@ export interface RawFrame {
   rgb: Buffer;
   width: number;
   height: number;
+  /** The inspection region given with the frame: the runtime's prepare crops to it before the model's resize. */
+  roi?: Rect | null;
 }
 
 /** A file path, an encoded image (PNG, JPEG, BMP, TIFF; 8/16-bit; grey, RGB, RGBA) or a raw RGB24 frame. */

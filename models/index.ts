@@ -31,5 +31,9 @@ export {
   type Box,
   type ThresholdChoice,
 } from './verdict.ts';
+export {
+  cropRgb, cropDecoded, pointInPolygon, segmentsIntersect, polygonProblem, rectProblem, regionProblems, polygonMask, fuseScore, roiKey,
+  type Rect, type Point, type Polygon, type InspectionRegion,
+} from './regions.ts';
 export { PackError, ImageError, ImageTooLargeError, ShotMemoryError, InferenceError } from './errors.ts';
 export { PACK_FORMAT, PACK_FORMAT_VERSION, manifestSchema, type PackManifest } from './manifest.ts';

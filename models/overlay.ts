@@ -4,6 +4,7 @@
 import { interpolateInferno } from 'd3-scale-chromatic';
 import sharp from 'sharp';
 import type { RgbImage } from './raster.ts';
+import { polygonMask, type InspectionRegion } from './regions.ts';
 
 /** What the overlay reads of a verdict (models/verdict.ts FrameVerdict has all of it). */
 export interface OverlayVerdict {
@@ -22,6 +23,33 @@ export interface OverlayOptions {
   threshold?: number;
   /** Draw the legend (default true; it is left out of frames too small to read it on). */
   legend?: boolean;
+  /** The product's region: outside it and inside ignore areas the frame is dimmed and hatched, the region outlined. */
+  region?: Pick<InspectionRegion, 'roi' | 'ignore'>;
+}
+
+const REGION_OUTLINE: [number, number, number] = [255, 214, 0];
+/** Hatch lines every this many pixels (diagonal), over a frame darkened to DIM. */
+const HATCH_STEP = 8;
+const DIM = 0.45;
+
+/** Dims and hatches what is not inspected (outside the roi, inside ignore areas) and outlines the roi, in place. */
+function drawRegion(rgb: Uint8Array, width: number, height: number, region: NonNullable<OverlayOptions['region']>): void {
+  const roi = region.roi;
+  const ignored = region.ignore?.length ? polygonMask(region.ignore, width, height) : null;
+  const t = outlineWidth(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const outside = roi ? x < roi.x || y < roi.y || x >= roi.x + roi.width || y >= roi.y + roi.height : false;
+      if (roi && !outside && (x < roi.x + t || y < roi.y + t || x >= roi.x + roi.width - t || y >= roi.y + roi.height - t)) {
+        rgb.set(REGION_OUTLINE, i * 3);
+        continue;
+      }
+      if (!outside && !ignored?.[i]) continue;
+      const hatch = (x + y) % HATCH_STEP === 0;
+      for (let k = 0; k < 3; k++) rgb[i * 3 + k] = hatch ? 160 : Math.round(rgb[i * 3 + k]! * DIM);
+    }
+  }
 }
 
 /** Colouring starts at this share of the threshold: alpha 0 there, rising linearly to OVERLAY_ALPHA at the threshold. */
@@ -189,6 +217,7 @@ export async function overlayPng(frame: RgbImage, verdict: OverlayVerdict, optio
     for (let i = 0; i < mask.length; i++) if (map[i]! >= threshold) mask[i] = 1;
   }
   drawOutlines(out, mask, width, height);
+  if (options.region && (options.region.roi || options.region.ignore?.length)) drawRegion(out, width, height, options.region);
   const image = sharp(out, { raw: { width, height, channels: 3 } });
   if ((options.legend ?? true) && width >= LEGEND_MIN_WIDTH && height >= LEGEND_MIN_HEIGHT) {
     const legend = legendSvg(threshold, width, height);

@@ -1,6 +1,7 @@
 // Verdict maths: the detector's S×S map → the frame's own resolution → pass/fail, binary mask,
 // connected defect regions, mask PNG and a heat-map overlay for people.
 import sharp from 'sharp';
+import { fuseScore, polygonMask, type InspectionRegion } from './regions.ts';
 
 /** [x, y, width, height] in frame pixels (PROTOCOLS.md); all 0 when there is no defect. */
 export type Box = [number, number, number, number];
@@ -42,6 +43,11 @@ export interface JudgeOptions {
   pixelThreshold?: number;
   /** Regions smaller than this many frame pixels are ignored (sensor noise); default 1. */
   minRegionPx?: number;
+  /** The product's region: `map` then covers only region.roi (the frame was cropped to it before inference). */
+  region?: InspectionRegion;
+  /** The detector's mode and branch scores: with them the score is fused again without what ignore areas and
+   *  too-small regions contributed to the map maximum (see judgeFrame). */
+  fusion?: { mode: 'zero-shot' | 'few-shot'; branches: { va: number; ta: number; pq?: number } };
 }
 
 /**
@@ -146,28 +152,59 @@ export function unionBox(boxes: Box[]): Box {
 
 /**
  * Judges one frame: verdict from the image score, defects from the map brought to the frame's resolution.
- * `map` is the detector's fused map, mapSize×mapSize, row-major.
+ * `map` is the detector's fused map, mapSize×mapSize, row-major; with a region it covers region.roi only, and the
+ * map, mask and boxes come back in frame coordinates (nothing outside the region is a defect). Mask pixels inside
+ * ignore areas are cleared, regions under the minimum area dropped; when either removed something and `fusion` is
+ * given, the verdict's score is the detector's fusion again with the map maximum over the pixels left (in the region,
+ * outside ignore areas, outside dropped regions).
  */
 export function judgeFrame(score: number, map: Float32Array, mapSize: number, frame: { width: number; height: number }, options: JudgeOptions): FrameVerdict {
   const { threshold } = options;
   if (!Number.isFinite(threshold)) throw new RangeError(`threshold ${threshold} is not a number; give a value between 0 and 1`);
   const pixelThreshold = options.pixelThreshold ?? threshold;
-  const minRegionPx = options.minRegionPx ?? 1;
+  const region = options.region ?? {};
+  const minRegionPx = Math.max(options.minRegionPx ?? 1, region.minAreaPx ?? 0);
   const { width, height } = frame;
-  const frameMap = resizeMap(map, mapSize, mapSize, width, height);
+  const roi = region.roi ?? { x: 0, y: 0, width, height };
+  const whole = roi.x === 0 && roi.y === 0 && roi.width === width && roi.height === height;
+  if (roi.x < 0 || roi.y < 0 || roi.x + roi.width > width || roi.y + roi.height > height) {
+    throw new RangeError(`inspection region ${roi.x},${roi.y} ${roi.width}×${roi.height} is outside the ${width}×${height} frame`);
+  }
+  // The map covers the region; in frame coordinates it is 0 (no defect) outside it.
+  const roiMap = resizeMap(map, mapSize, mapSize, roi.width, roi.height);
+  let frameMap = roiMap;
+  if (!whole) {
+    frameMap = new Float32Array(width * height);
+    for (let y = 0; y < roi.height; y++) frameMap.set(roiMap.subarray(y * roi.width, (y + 1) * roi.width), (roi.y + y) * width + roi.x);
+  }
+  const ignored = region.ignore?.length ? polygonMask(region.ignore, width, height) : null;
+  const inRoi = (i: number) => whole || (i % width >= roi.x && i % width < roi.x + roi.width && Math.floor(i / width) >= roi.y && Math.floor(i / width) < roi.y + roi.height);
   const mask = new Uint8Array(width * height);
-  for (let i = 0; i < mask.length; i++) if (frameMap[i]! >= pixelThreshold) mask[i] = 255;
+  for (let i = 0; i < mask.length; i++) if (frameMap[i]! >= pixelThreshold && !ignored?.[i] && inRoi(i)) mask[i] = 255;
   const found = connectedRegions(mask, width, height, frameMap);
   const regions = found.regions.filter((r) => r.areaPx >= minRegionPx);
-  if (regions.length < found.regions.length) {
+  const dropped = regions.length < found.regions.length;
+  if (dropped) {
     // Dropped specks leave the mask too, so mask and defects always agree.
     for (let i = 0; i < mask.length; i++) if (mask[i] && found.regions[found.labels[i]! - 1]!.areaPx < minRegionPx) mask[i] = 0;
+  }
+  let verdictScore = score;
+  if (options.fusion && (ignored || dropped)) {
+    // The map maximum counted only where a defect could be: in the region, outside ignore areas, not in a speck.
+    let mapMax = 0;
+    for (let i = 0; i < frameMap.length; i++) {
+      if (!inRoi(i) || ignored?.[i]) continue;
+      const label = found.labels[i]!;
+      if (label && found.regions[label - 1]!.areaPx < minRegionPx) continue;
+      if (frameMap[i]! > mapMax) mapMax = frameMap[i]!;
+    }
+    verdictScore = fuseScore(options.fusion.mode, options.fusion.branches, mapMax);
   }
   const boxes = regions.map((r) => r.box);
   const areaPx = regions.reduce((sum, r) => sum + r.areaPx, 0);
   return {
-    verdict: score >= threshold ? 'fail' : 'pass',
-    score,
+    verdict: verdictScore >= threshold ? 'fail' : 'pass',
+    score: verdictScore,
     threshold,
     width,
     height,
@@ -176,7 +213,6 @@ export function judgeFrame(score: number, map: Float32Array, mapSize: number, fr
     defects: { count: regions.length, areaPx, areaPct: (100 * areaPx) / (width * height), bbox: unionBox(boxes), boxes, regions },
   };
 }
-
 
 /** The mask as an 8-bit greyscale PNG, 0/255, at frame resolution (PROTOCOLS.md). */
 export function maskPng(verdict: Pick<FrameVerdict, 'mask' | 'width' | 'height'>): Promise<Buffer> {
