@@ -2,6 +2,8 @@
 // leave-one-out threshold, memory), then commits product + reference version in one transaction and swaps the
 // in-memory reference in one assignment; frames already captured keep the reference they were captured with.
 import { calibrateThreshold, type ThresholdChoice } from '../../models/verdict.ts';
+import { roiKey, type InspectionRegion, type Rect } from '../../models/regions.ts';
+import sharp from 'sharp';
 import type { LooResult, Store } from '../store/store.ts';
 import type { Detector, DetectorInput, Inference, Memory, Reference } from './ports.ts';
 
@@ -28,6 +30,8 @@ export interface ImageJudgement {
   threshold: ThresholdChoice;
   shots: number;
   referenceSet: number;
+  /** The product's region: the inference's map covers its roi (judgeFrame takes it as `region`). */
+  region: InspectionRegion | null;
 }
 
 export class Changeover {
@@ -103,8 +107,10 @@ export class Changeover {
   /** Judges one image against the product's current reference, as the line would judge it (nothing is recorded). */
   async judgeImage(productId: number, image: DetectorInput): Promise<ImageJudgement> {
     const prepared = await this.prepareParts(productId);
-    const [inference] = await this.detector().infer([image], prepared.memory);
-    return { inference: inference!, threshold: prepared.threshold, shots: prepared.shots.length, referenceSet: prepared.setVersion };
+    const detector = this.detector();
+    const input = prepared.region?.roi ? await this.cropped(detector, image, prepared.region.roi) : image;
+    const [inference] = await detector.infer([input], prepared.memory);
+    return { inference: inference!, threshold: prepared.threshold, shots: prepared.shots.length, referenceSet: prepared.setVersion, region: prepared.region };
   }
 
   private async prepare(stationId: string, productId: number | null, version: number): Promise<void> {
@@ -117,16 +123,20 @@ export class Changeover {
     const product = productId === null ? null : this.store.requireProduct(productId);
     const shots = product ? this.store.listShots(product.id) : [];
     const setVersion = product ? this.store.currentReferenceSet(product.id)?.version ?? 0 : 0;
+    // Shots are cropped to the region like frames: their features are keyed by the crop and recomputed when it changes.
+    const region: InspectionRegion | null = product ? this.store.productRegion(product.id) : null;
+    const roi = region?.roi ?? null;
+    const crop = roiKey(roi);
     let encoded = 0;
     const feats: { id: number; features: Buffer; looScore: number | null; looMap: Float32Array | null }[] = [];
     for (const shot of shots) {
-      let f = this.store.shotFeatures(shot.id, detector.packSha);
+      let f = this.store.shotFeatures(shot.id, detector.packSha, crop);
       if (!f) {
-        const input = await this.shotInput(detector, shot.id);
+        const input = await this.shotInput(detector, shot.id, roi);
         if (!input) continue; // deleted meanwhile
         // The stored file itself: the runtime decodes it as the official loader opens it (once: its input is kept).
         const features = await detector.encodeShot(input);
-        this.store.putShotFeatures(shot.id, detector.packSha, features);
+        this.store.putShotFeatures(shot.id, detector.packSha, features, crop);
         f = { features, looScore: null };
         encoded++;
       }
@@ -141,7 +151,7 @@ export class Changeover {
         const key = others.map((o) => o.id).join(',');
         let loo = this.store.looResult(f.id, detector.packSha);
         if (loo?.others !== key) {
-          const input = await this.shotInput(detector, f.id);
+          const input = await this.shotInput(detector, f.id, roi);
           if (!input) continue; // deleted meanwhile
           const [res] = await detector.infer([input], detector.memoryFrom(others.map((o) => o.features)));
           loo = { others: key, score: res!.score, map: Buffer.from(new Float32Array(res!.map).buffer) };
@@ -154,26 +164,36 @@ export class Changeover {
     }
     const looScores = feats.map((f) => f.looScore).filter((s): s is number => s !== null);
     const choice = calibrateThreshold(looScores, detector.defaultThreshold, product?.threshold ?? undefined);
-    const memory = feats.length ? this.memoryOf(detector, feats) : null;
-    return { product, shots: feats, memory, threshold: choice, encoded, setVersion };
+    const memory = feats.length ? this.memoryOf(detector, feats, crop) : null;
+    return { product, shots: feats, memory, threshold: choice, encoded, setVersion, region };
   }
 
   /** A shot as the model sees it: its S×S input when the detector can give one (kept for the next time), else the
    *  stored PNG; undefined when the shot was deleted meanwhile. */
-  private async shotInput(detector: Detector, shotId: number): Promise<DetectorInput | undefined> {
-    const key = `${detector.packSha}:${shotId}`;
+  private async shotInput(detector: Detector, shotId: number, roi: Rect | null = null): Promise<DetectorInput | undefined> {
+    const key = `${detector.packSha}:${roiKey(roi)}:${shotId}`;
     const kept = this.inputs.get(key);
     if (kept) return kept;
     const png = this.store.shotPng(shotId);
-    if (!png || !detector.modelInput) return png;
-    const input = await detector.modelInput(png);
+    if (!png) return png;
+    if (!detector.modelInput) return roi ? this.cropped(detector, png, roi) : png;
+    const input = await detector.modelInput(png, roi);
     if (this.inputs.size >= Changeover.INPUT_CACHE) this.inputs.delete(this.inputs.keys().next().value!);
     this.inputs.set(key, input);
     return input;
   }
 
-  private memoryOf(detector: Detector, feats: { id: number; features: Buffer }[]): Memory {
-    const key = `${detector.packSha}:${feats.map((f) => f.id).join(',')}`;
+  /** An image cut to `roi` before the model's resize: the runtime's own prepare where the detector offers it, else the
+   *  decoded frame with its roi (the runtime crops a raw frame's roi itself). */
+  private async cropped(detector: Detector, image: DetectorInput, roi: Rect): Promise<DetectorInput> {
+    if (detector.modelInput) return detector.modelInput(image, roi);
+    if (!Buffer.isBuffer(image)) return { ...image, roi };
+    const { data, info } = await sharp(image).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return { rgb: data, width: info.width, height: info.height, roi };
+  }
+
+  private memoryOf(detector: Detector, feats: { id: number; features: Buffer }[], crop: string): Memory {
+    const key = `${detector.packSha}:${crop}:${feats.map((f) => f.id).join(',')}`;
     let memory = this.memories.get(key);
     if (memory === undefined) {
       memory = detector.memoryFrom(feats.map((f) => f.features));
@@ -197,6 +217,7 @@ export class Changeover {
       shots: p.shots.length,
       threshold: p.threshold.threshold,
       thresholdSource: p.threshold.source,
+      region: p.region,
       detail: p.shots.length ? `few-shot with ${p.shots.length} normal shot${p.shots.length > 1 ? 's' : ''}` : 'zero-shot: no normal shots registered',
     };
   }

@@ -33,7 +33,7 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       defaultThreshold: p.manifest.defaultThreshold,
       provider: det.provider,
       encodeShot: async (img) => (await det.encodeShots([img])).serialize(),
-      modelInput: async (img) => ({ width: p.size, height: p.size, rgb: (await det.prepare(img)).input }),
+      modelInput: async (img, roi) => ({ width: p.size, height: p.size, rgb: (await det.prepare(img, roi)).input }),
       memoryFrom: (features): Memory => ShotMemory.concat(features.map((f) => deserializeShotMemory(f, p))),
       infer: (images, memory) => det.infer(images, (memory as ShotMemory | null) ?? null),
       dispose: () => det.close(),

@@ -2,6 +2,7 @@
 import type { NoVerdictReason } from '../../adapters/types.ts';
 import type { Inference as RuntimeInference } from '../../models/detector.ts';
 import type { RawFrame } from '../../models/image.ts';
+import type { InspectionRegion, Rect } from '../../models/regions.ts';
 
 export type { Frame, FrameSource, SourceStatus } from '../../drivers/types.ts';
 export type { VerdictRecord, VerdictSink, SinkCommands, StationStatus, Alarm, NoVerdictReason } from '../../adapters/types.ts';
@@ -28,7 +29,7 @@ export interface Detector {
   encodeShot(image: DetectorInput): Promise<Buffer>;
   /** The model's S×S RGB input for an image (decode + the official resize): infer and encodeShot take it as is, so a
    *  caller may keep it instead of decoding a full-resolution shot again. */
-  modelInput?(image: DetectorInput): Promise<Image>;
+  modelInput?(image: DetectorInput, roi?: Rect | null): Promise<Image>;
   /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
   memoryFrom(features: Buffer[]): Memory;
   /** `warmup`: a session warm-up call on a synthetic frame (fault injection leaves it out of its call counts). */
@@ -52,6 +53,8 @@ export interface Reference {
   threshold: number;
   thresholdSource: 'override' | 'shots' | 'pack-default';
   detail: string;
+  /** The product's inspection region (null: whole frame): frames are cropped to its roi before inference. */
+  region?: InspectionRegion | null;
 }
 
 /** How a job settles: a verdict from an inference, or a NO_VERDICT with its reason (the northbound `Outcome`,

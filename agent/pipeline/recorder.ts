@@ -50,7 +50,11 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     let evidence: Promise<ResultEvidence | null> = Promise.resolve(null);
     if (settlement.kind === 'verdict') {
       const inf = settlement.inference;
-      judged = judgeFrame(sanitize(inf.score), inf.map, inf.size, frame, { threshold: ref.threshold });
+      // The map covers the region's roi; ignore areas and the minimum area decide what is a defect (README).
+      judged = judgeFrame(sanitize(inf.score), inf.map, inf.size, frame, {
+        threshold: ref.threshold,
+        ...(ref.region ? { region: ref.region, ...(inf.branches ? { fusion: { mode: inf.mode, branches: inf.branches } } : {}) } : {}),
+      });
       const keep = station.entry.keepImages ?? 'fail';
       if (keep === 'all' || (keep === 'fail' && judged.verdict === 'fail')) evidence = encodeEvidence(frame, inf, station.entry);
       const wantMask = station.entry.keepMasks === 'all' || (judged.verdict === 'fail' && judged.defects.count > 0);

@@ -183,7 +183,8 @@ export class InferenceWorker {
     let timer: NodeJS.Timeout | undefined;
     // The camera's full-resolution frame as it came: the runtime resizes it to S×S itself (Pillow-exact, the model's
     // preprocessing), so no driver-scaled copy can reach the model.
-    const call = detector.infer(batch.map((j) => j.frame), batch[0]!.ref.memory);
+    // A product's inspection region goes with its frame: the runtime's prepare crops to it before the resize.
+    const call = detector.infer(batch.map((j) => (j.ref.region?.roi ? { ...j.frame, roi: j.ref.region.roi } : j.frame)), batch[0]!.ref.memory);
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.inferTimeoutMs)));
     const result = await Promise.race([call.then((v) => ({ ok: v }), (e: unknown) => ({ err: e })), timeout]);
     clearTimeout(timer);

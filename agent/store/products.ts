@@ -145,14 +145,15 @@ export class Products {
     })();
   }
 
-  shotFeatures(shotId: number, packSha: string): { features: Buffer; looScore: number | null } | undefined {
-    const r = this.db.prepare('SELECT features, loo_score FROM shot_features WHERE shot_id = ? AND pack_sha = ?').get(shotId, packSha) as { features: Buffer; loo_score: number | null } | undefined;
+  /** Features depend on the crop too: `roi` is the region's key (models/regions.ts roiKey; '' = whole frame). */
+  shotFeatures(shotId: number, packSha: string, roi = ''): { features: Buffer; looScore: number | null } | undefined {
+    const r = this.db.prepare('SELECT features, loo_score FROM shot_features WHERE shot_id = ? AND pack_sha = ? AND roi = ?').get(shotId, packSha, roi) as { features: Buffer; loo_score: number | null } | undefined;
     return r && { features: r.features, looScore: r.loo_score };
   }
 
-  putShotFeatures(shotId: number, packSha: string, features: Buffer): void {
-    this.db.prepare(`INSERT INTO shot_features (shot_id, pack_sha, features, loo_score, computed_at) VALUES (?, ?, ?, NULL, ?)
-      ON CONFLICT (shot_id, pack_sha) DO UPDATE SET features = excluded.features, loo_score = NULL, loo_others = NULL, loo_map = NULL, computed_at = excluded.computed_at`).run(shotId, packSha, features, Date.now());
+  putShotFeatures(shotId: number, packSha: string, features: Buffer, roi = ''): void {
+    this.db.prepare(`INSERT INTO shot_features (shot_id, pack_sha, features, loo_score, computed_at, roi) VALUES (?, ?, ?, NULL, ?, ?)
+      ON CONFLICT (shot_id, pack_sha) DO UPDATE SET features = excluded.features, roi = excluded.roi, loo_score = NULL, loo_others = NULL, loo_map = NULL, computed_at = excluded.computed_at`).run(shotId, packSha, features, Date.now(), roi);
   }
 
   /** Retired: not in the product's current reference set (kept for the earlier sets that name it). */

@@ -4,7 +4,14 @@ import type { AuditWriter } from './audit.ts';
 import type { Db } from './db.ts';
 import { StoreError } from './errors.ts';
 
-export type ReferenceSetAction = 'add' | 'delete' | 'restore' | 'migrated';
+export type ReferenceSetAction = 'add' | 'delete' | 'restore' | 'migrated' | 'region';
+
+/** What a set inspects (agent/regions.ts checks it before it is stored): frame pixels; null roi = whole frame. */
+export interface RegionRow {
+  roi: { x: number; y: number; width: number; height: number } | null;
+  ignore: [number, number][][];
+  minAreaPx: number | null;
+}
 
 export interface ReferenceSet {
   productId: number;
@@ -14,9 +21,11 @@ export interface ReferenceSet {
   createdBy: string;
   createdAt: number;
   shotIds: number[];
+  /** Null: the whole frame, no ignore areas, no minimum area. */
+  region: RegionRow | null;
 }
 
-interface SetSql { product_id: number; version: number; action: ReferenceSetAction; detail: string; created_by: string; created_at: number; shot_ids: string | null }
+interface SetSql { product_id: number; version: number; action: ReferenceSetAction; detail: string; created_by: string; created_at: number; shot_ids: string | null; region: string | null }
 
 const SET_SELECT = `SELECT r.*, (SELECT group_concat(shot_id) FROM (SELECT shot_id FROM reference_set_shots x
   WHERE x.product_id = r.product_id AND x.version = r.version ORDER BY shot_id)) AS shot_ids FROM reference_sets r`;
@@ -24,16 +33,23 @@ const SET_SELECT = `SELECT r.*, (SELECT group_concat(shot_id) FROM (SELECT shot_
 export class ReferenceSets {
   constructor(private readonly db: Db, private readonly audit: AuditWriter) {}
 
-  /** Records the product's live (unretired) shots as its next set; call inside the transaction that changed them. */
-  record(productId: number, action: ReferenceSetAction, detail: string, actor: string): ReferenceSet {
-    const version = this.currentVersion(productId) + 1;
-    this.db.prepare('INSERT INTO reference_sets (product_id, version, action, detail, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(productId, version, action, detail, actor, Date.now());
+  /** Records the product's live (unretired) shots as its next set; call inside the transaction that changed them.
+   *  The region is the current set's unless one is given (null: whole frame). */
+  record(productId: number, action: ReferenceSetAction, detail: string, actor: string, region?: RegionRow | null): ReferenceSet {
+    const current = this.currentVersion(productId);
+    const version = current + 1;
+    const regionJson = region === undefined ? this.regionJson(productId, current) : region ? JSON.stringify(region) : null;
+    this.db.prepare('INSERT INTO reference_sets (product_id, version, action, detail, created_by, created_at, region) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(productId, version, action, detail, actor, Date.now(), regionJson);
     this.db.prepare('INSERT INTO reference_set_shots (product_id, version, shot_id) SELECT product_id, ?, id FROM shots WHERE product_id = ? AND retired_at IS NULL')
       .run(version, productId);
     const set = this.get(productId, version)!;
-    this.audit(actor, 'reference-set.create', { productId, version, action, detail, shotIds: set.shotIds });
+    this.audit(actor, 'reference-set.create', { productId, version, action, detail, shotIds: set.shotIds, region: set.region });
     return set;
+  }
+
+  private regionJson(productId: number, version: number): string | null {
+    return (this.db.prepare('SELECT region FROM reference_sets WHERE product_id = ? AND version = ?').get(productId, version) as { region: string | null } | undefined)?.region ?? null;
   }
 
   currentVersion(productId: number): number {
@@ -72,7 +88,8 @@ export class ReferenceSets {
       const now = Date.now();
       this.db.prepare(`UPDATE shots SET retired_at = CASE WHEN id IN (SELECT shot_id FROM reference_set_shots WHERE product_id = ? AND version = ?)
         THEN NULL ELSE COALESCE(retired_at, ?) END WHERE product_id = ?`).run(productId, version, now, productId);
-      return this.record(productId, 'restore', `restored set ${version}`, actor);
+      // The earlier set's region comes back with its shots.
+      return this.record(productId, 'restore', `restored set ${version}`, actor, earlier.region);
     })();
   }
 }
@@ -81,5 +98,6 @@ function setFromSql(r: SetSql): ReferenceSet {
   return {
     productId: r.product_id, version: r.version, action: r.action, detail: r.detail, createdBy: r.created_by, createdAt: r.created_at,
     shotIds: r.shot_ids ? r.shot_ids.split(',').map(Number).sort((a, b) => a - b) : [],
+    region: r.region ? JSON.parse(r.region) as RegionRow : null,
   };
 }
