@@ -5,31 +5,12 @@
 // demo passwords are hashed once at start-up and then checked the same way. Repeated failures from one client
 // address or for one user name slow the next attempts down (growing delay, capped); a success or a quiet period
 // resets it. Failures are reported (user name, client, reason; never the password) with rate-limited logging.
-import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+// The hash format, the check and the throttle are shared with the agent's web logins (adapters/passwords.ts).
 import { makeRoles, type NodeId, WellKnownRoles } from 'node-opcua';
+import { createLoginThrottle, DEFAULT_THROTTLE, dummyRecord, passwordMatches, passwordRecord } from '../passwords.ts';
 import type { OpcUaConfig, OpcUaUser } from './config.ts';
 
-const KEY_LEN = 32;
-
-export function hashPassword(password: string): string {
-  const salt = randomBytes(16);
-  return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, KEY_LEN).toString('hex')}`;
-}
-
-interface Secret { salt: Buffer; key: Buffer }
-
-function recordOf(user: OpcUaUser): Secret {
-  if (user.passwordHash) {
-    const [, saltHex, keyHex] = user.passwordHash.split('$');
-    return { salt: Buffer.from(saltHex!, 'hex'), key: Buffer.from(keyHex!, 'hex') };
-  }
-  const salt = randomBytes(16);
-  return { salt, key: scryptSync(user.password ?? '', salt, KEY_LEN) };
-}
-
-function derive(password: string, salt: Buffer, len: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, len, (err, key) => (err ? reject(err) : resolve(key))));
-}
+export { hashPassword } from '../passwords.ts';
 
 export const ROLE_NODES = {
   plc: makeRoles([WellKnownRoles.Operator]),
@@ -60,18 +41,16 @@ export interface UserManagerOptions {
   logWindowMs?: number;
 }
 
-const DEFAULT_THROTTLE: LoginThrottle = { afterFailures: 3, initialDelayMs: 500, maxDelayMs: 8000, resetAfterMs: 60_000 };
 const MAX_TRACKED = 10_000;
 
 /** A user name as it may appear in a log line: printable, at most 64 characters, quoted. */
 const shown = (s: string) => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 
 export function createUserManager(users: OpcUaUser[], demo: boolean, opts: UserManagerOptions = {}) {
-  const byName = new Map(users.map((u) => [u.username, { user: u, record: recordOf(u) }]));
+  const byName = new Map(users.map((u) => [u.username, { user: u, record: passwordRecord(u) }]));
   // Unknown users are checked against this record: same KDF, parameters and key length as a real one.
-  const dummy: Secret = { salt: randomBytes(16), key: randomBytes(KEY_LEN) };
-  const throttle = opts.throttle ?? DEFAULT_THROTTLE;
-  const failures = new Map<string, { count: number; last: number }>();
+  const dummy = dummyRecord();
+  const throttle = createLoginThrottle(opts.throttle ?? DEFAULT_THROTTLE);
   const logPerWindow = opts.logPerWindow ?? 5;
   const logWindowMs = opts.logWindowMs ?? 60_000;
   type LogWindow = { username: string; address: string; start: number; logged: number; suppressed: number; timer: NodeJS.Timeout | null };
@@ -79,28 +58,6 @@ export function createUserManager(users: OpcUaUser[], demo: boolean, opts: UserM
   // All keys together also get a bound (a client spraying user names makes a new key per name).
   const all: LogWindow = { username: '', address: '', start: 0, logged: 0, suppressed: 0, timer: null };
   const logTotalPerWindow = logPerWindow * 10;
-
-  const countOf = (key: string, now: number) => {
-    const f = failures.get(key);
-    if (!f) return 0;
-    if (now - f.last > throttle.resetAfterMs) {
-      failures.delete(key);
-      return 0;
-    }
-    return f.count;
-  };
-  const delayFor = (keys: string[], now: number) => {
-    const n = Math.max(...keys.map((k) => countOf(k, now)));
-    return n < throttle.afterFailures ? 0 : Math.min(throttle.initialDelayMs * 2 ** Math.min(n - throttle.afterFailures, 30), throttle.maxDelayMs);
-  };
-  const fail = (keys: string[], now: number) => {
-    for (const k of keys) {
-      const count = countOf(k, now) + 1;
-      failures.delete(k); // re-inserted last: the map stays in least-recently-failed order
-      failures.set(k, { count, last: now });
-    }
-    while (failures.size > MAX_TRACKED) failures.delete(failures.keys().next().value as string);
-  };
 
   const logFailure = (f: LoginFailure, address: string) => {
     const log = opts.log;
@@ -163,8 +120,7 @@ export function createUserManager(users: OpcUaUser[], demo: boolean, opts: UserM
   async function verify(username: string, password: string): Promise<{ ok: boolean; reason?: LoginFailureReason }> {
     const entry = byName.get(username);
     const record = entry?.record ?? dummy;
-    const key = await derive(password, record.salt, record.key.length);
-    const match = timingSafeEqual(key, record.key);
+    const match = await passwordMatches(password, record);
     if (!entry) return { ok: false, reason: 'unknown_user' };
     return match ? { ok: true } : { ok: false, reason: 'bad_password' };
   }
@@ -174,14 +130,14 @@ export function createUserManager(users: OpcUaUser[], demo: boolean, opts: UserM
     /** One login attempt as the server sees it: throttle delay, check, then failure accounting or reset. */
     async login(username: string, password: string, client: { address: string; port?: number }): Promise<boolean> {
       const keys = [`u:${username}`, `a:${client.address}`];
-      const delayedMs = delayFor(keys, Date.now());
+      const delayedMs = throttle.delayFor(keys);
       if (delayedMs) await new Promise((r) => setTimeout(r, delayedMs));
       const r = await verify(username, password);
       if (r.ok) {
-        for (const k of keys) failures.delete(k);
+        throttle.succeed(keys);
         return true;
       }
-      fail(keys, Date.now());
+      throttle.fail(keys);
       const f: LoginFailure = { username, client: client.address ? `${client.address}${client.port ? `:${client.port}` : ''}` : '', reason: r.reason!, delayedMs };
       logFailure(f, client.address);
       opts.onFailure?.(f);
