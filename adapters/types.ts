@@ -56,7 +56,8 @@ export interface SinkCommands {
   trigger(stationId: string, partId: string, triggerSeq: number): Promise<number>;
   selectRecipe(stationId: string, recipeId: number): Promise<number>;
   resetError(stationId: string): Promise<number>;
-  resetCounters(stationId: string): Promise<number>;
+  /** `origin`: which side asked (the agent audits who reset the shift counters). */
+  resetCounters(stationId: string, origin?: 'plc' | 'mqtt'): Promise<number>;
   /** Optional: an accepted trigger got no result in time (OPC UA rule 4). The daemon records the NO_VERDICT{timeout}
    *  outcome (its resultSeq, persisted, published on MQTT) and returns it; without this the OPC UA adapter presents
    *  a Verdict 3 record of its own. */

@@ -15,6 +15,8 @@ import type { ImageJudgement, ShotReview } from './pipeline/changeover.ts';
 import type { ThresholdChoice } from '../models/verdict.ts';
 // ---- threshold workbench ----
 import { createThresholds } from './thresholds.ts';
+// ---- line overview and shift counters ----
+import { createOverview, type OverviewStore } from './overview.ts';
 
 /** What the API reads of a station (agent/pipeline/station.ts's Station has all of it). */
 export interface StationLike {
@@ -46,7 +48,9 @@ export type StoreLike = Pick<Store, 'auditLog' | 'listProducts' | 'requireProduc
   // ---- guided shot capture, shot-quality advice, reference sets ----
   & Pick<Store, 'getShot' | 'isShotRetired' | 'referenceSets' | 'restoreReferenceSet' | 'currentReferenceSet' | 'resultImage'>
   // ---- threshold workbench ----
-  & Pick<Store, 'productScores'>;
+  & Pick<Store, 'productScores'>
+  // ---- line overview and shift counters ----
+  & OverviewStore;
 
 export interface AgentApiDeps<S extends StationLike = StationLike> {
   version: string;
@@ -198,5 +202,11 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
 
     // ---- threshold workbench ----
     thresholds: createThresholds({ store, changeover }),
+
+    // ---- line overview and shift counters ----
+    overview: createOverview({
+      store, views: () => [...stations.values()].map(stationView),
+      liveOverlay: (stationId, resultId) => { const live = stations.get(stationId)?.live; return Boolean(live?.judged && live.verdict.resultId === resultId); },
+    }),
   };
 }

@@ -21,6 +21,7 @@ import { createRecorder } from './pipeline/recorder.ts';
 import { Station } from './pipeline/station.ts';
 import { InferenceWorker } from './pipeline/worker.ts';
 import { Retention } from './retention.ts';
+import { startShiftCounters } from './shifts.ts'; // ---- shift counters ----
 import { AgentStatus, type Health } from './status.ts';
 import { Store, StoreError, type InFlightFrame } from './store/store.ts';
 
@@ -195,6 +196,7 @@ export class Daemon {
       stations: this.stations, productByRecipe: (id) => this.store.productByRecipe(id), activate: (st, pid, actor) => this.changeover.activate(st, pid, actor),
       reset: (st, what) => this.northbound.reset(st, what), changed: () => this.publishStatuses(false), log: this.log,
     });
+    startShiftCounters({ store: this.store, stations: this.stations, commands, resetSinks: (st) => this.northbound.reset(st, 'resetCounters'), metrics: this.metrics, schedule: cfg.shifts, log: this.log, stopping: () => this.stopping }); // ---- shift counters (agent/shifts.ts): resets from HTTP, the line and the schedule ----
     void this.northbound.begin(sinks, commands).then(() => this.recordInterrupted(interrupted));
     for (const st of this.stations.values()) {
       this.metrics.captured.inc({ camera: st.cameraId }, 0);

@@ -6,6 +6,11 @@ export interface ImageStatsSource {
   (): { stored: number; bytes: number; prunedSinceOpen: number };
 }
 
+/** Each station's current shift as the store counts it (agent/shifts.ts). */
+export interface ShiftSource {
+  (): { stationId: string; startedAt: number; pass: number; fail: number; noVerdict: number; reasons: Record<string, number> }[];
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly captured = new Counter({ name: 'adaptclip_frames_captured_total', help: 'Frames captured or triggered, per camera', labelNames: ['camera'], registers: [this.registry] });
@@ -37,6 +42,15 @@ export class Metrics {
   readonly imagesBytes = new Gauge({ name: 'adaptclip_images_bytes', help: 'Bytes of stored frames and anomaly maps', registers: [this.registry] });
   readonly imagesPruned = new Counter({ name: 'adaptclip_images_pruned_total', help: "Results whose frame and map retention removed (by age or under the free-space watermark)", registers: [this.registry] });
 
+  // ---- shift counters (the totals above never reset; these follow the shift) ----
+  readonly shiftResets = new Counter({ name: 'adaptclip_shift_resets_total', help: 'New shifts (shift counter resets) per station, by cause: http, plc, mqtt, schedule', labelNames: ['station', 'cause'], registers: [this.registry] });
+  private shiftSource: ShiftSource | null = null;
+  readonly shiftParts = new Gauge({
+    name: 'adaptclip_shift_parts', help: 'Parts of the current shift per station: PASS, FAIL, NO_VERDICT by reason (0 again at each new shift)', labelNames: ['station', 'outcome', 'reason'], registers: [this.registry],
+    collect: () => this.readShifts(),
+  });
+  readonly shiftStarted = new Gauge({ name: 'adaptclip_shift_started_timestamp_seconds', help: "When the station's current shift started (Unix seconds)", labelNames: ['station'], registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -54,6 +68,28 @@ export class Metrics {
       this.imagesBytes.set(s.bytes);
       if (s.prunedSinceOpen > this.prunedSeen) this.imagesPruned.inc(s.prunedSinceOpen - this.prunedSeen);
       this.prunedSeen = s.prunedSinceOpen;
+    } catch {
+      /* store closed (shutting down): the last values stay */
+    }
+  }
+
+  /** The shift gauges read the store at scrape time. */
+  watchShifts(source: ShiftSource): void {
+    this.shiftSource = source;
+  }
+
+  private readShifts(): void {
+    if (!this.shiftSource) return;
+    try {
+      const shifts = this.shiftSource();
+      this.shiftParts.reset();
+      this.shiftStarted.reset();
+      for (const s of shifts) {
+        this.shiftParts.set({ station: s.stationId, outcome: 'PASS', reason: '' }, s.pass);
+        this.shiftParts.set({ station: s.stationId, outcome: 'FAIL', reason: '' }, s.fail);
+        for (const [reason, n] of Object.entries(s.reasons)) this.shiftParts.set({ station: s.stationId, outcome: 'NO_VERDICT', reason }, n);
+        this.shiftStarted.set({ station: s.stationId }, Math.floor(s.startedAt / 1000));
+      }
     } catch {
       /* store closed (shutting down): the last values stay */
     }

@@ -113,7 +113,7 @@ async function execute(ctx: CommandContext, stationId: string, name: CommandName
       return reply(name, stationId, code, code === 0 ? 'latched error cleared' : `resetError refused (${code})`);
     }
     case 'resetCounters': {
-      const code = await commands.resetCounters(stationId);
+      const code = await commands.resetCounters(stationId, 'mqtt');
       return reply(name, stationId, code, code === 0 ? 'counters reset' : `resetCounters refused (${code})`);
     }
   }

@@ -518,7 +518,7 @@ export class StationNode {
     add('ResetError', [], [['Error', DataType.Int32]], async () => [i32(await this.resetError())]);
     add('ResetCounters', [], [['Error', DataType.Int32]], async () => {
       this.zeroCounters();
-      return [i32((await this.deps.commands()?.resetCounters(this.id)) ?? 0)];
+      return [i32((await this.deps.commands()?.resetCounters(this.id, 'plc')) ?? 0)];
     });
     add('GetResultById', [['ResultId', DataType.String]], [['Verdict', DataType.Int32], ['AnomalyScore', DataType.Float], ['MaskUri', DataType.String], ['Error', DataType.Int32]], async ([resultId]) => {
       if (typeof resultId !== 'string' || resultId.length === 0 || resultId.length > 64) return StatusCodes.BadInvalidArgument;

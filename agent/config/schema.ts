@@ -93,6 +93,15 @@ export const faultsSchema = z.strictObject({
   coldMs: z.number().int().min(0).optional(),
 });
 
+// ---- shift counters: scheduled shift starts ----
+const shiftTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'shifts.times: each like "06:00" (24 h, local time; seconds allowed: "06:00:30")');
+export const shiftsSchema = z.strictObject({
+  /** Each time a new shift starts (the shift counters of every station reset), in `timezone` (default: the box's). */
+  times: z.array(shiftTime).default([]),
+  /** An IANA zone like "Europe/Berlin"; default the box's local time zone. */
+  timezone: z.string().refine((tz) => { try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true; } catch { return false; } }, 'shifts.timezone: an IANA time zone like "Europe/Berlin"').optional(),
+});
+
 export const configSchema = z.strictObject({
   agent: agentSchema.prefault({}),
   model: modelSchema,
@@ -102,6 +111,7 @@ export const configSchema = z.strictObject({
   opcua: opcuaSectionSchema.optional(),
   mqtt: mqttSectionSchema.optional(),
   faults: faultsSchema.optional(),
+  shifts: shiftsSchema.optional(),
 }).superRefine((cfg, ctx) => {
   // Runs even when other fields are invalid (every problem in one pass), so it reads the entries defensively.
   const seen = new Map<string, number>();

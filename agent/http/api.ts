@@ -200,6 +200,9 @@ export interface AgentApi {
 
   // ---- threshold workbench (agent/http/thresholds.ts, built by agent/thresholds.ts) ----
   thresholds: ThresholdPort;
+
+  // ---- line overview and shift counters (agent/http/overview.ts, built by agent/overview.ts) ----
+  overview: OverviewPort;
 }
 
 // ---- guided shot capture, shot-quality advice, reference sets (their views in shot-views.ts) ----
@@ -319,4 +322,51 @@ export interface ProductScoresView {
 
 export interface ThresholdPort {
   scores(productId: number, limit: number): Promise<ProductScoresView>;
+}
+
+// ---- line overview and shift counters ----
+
+/** The current shift's counts of a station (results decided since `startedAt`). */
+export interface ShiftView {
+  startedAt: number;
+  /** Who started it: a user or token ("api:…"), "plc", "mqtt", "schedule", or "agent" (its first start). */
+  startedBy: string;
+  cause: 'first-start' | 'http' | 'plc' | 'mqtt' | 'line' | 'schedule';
+  ok: number;
+  ng: number;
+  notInspected: number;
+  /** NO_VERDICT by reason. */
+  reasons: Record<string, number>;
+  total: number;
+  /** OK of all parts (OK + NG + not inspected), in percent; null before the first part. */
+  yieldPct: number | null;
+}
+
+/** What the tile shows in big letters; `why` says in plain words why there is no verdict. */
+export interface OverviewVerdict {
+  show: 'OK' | 'NG' | 'NO VERDICT';
+  why: string;
+}
+
+export interface OverviewStation {
+  id: string;
+  cameraId: string;
+  product: { id: number | null; name: string; recipeId: number };
+  camera: { state: string; online: boolean; detail: string | null };
+  verdict: OverviewVerdict;
+  last: { resultId: string; partId: string; outcome: 'PASS' | 'FAIL' | 'NO_VERDICT'; reason: string | null; score: number; threshold: number; decidedAt: number } | null;
+  /** The last part with its heat map and defect outlines. */
+  image: { url: string; resultId: string } | null;
+  shift: ShiftView;
+}
+
+export interface OverviewView {
+  at: number;
+  stations: OverviewStation[];
+}
+
+export interface OverviewPort {
+  overview(): OverviewView;
+  /** A new shift for the station (audited; the sinks' counters reset with it). */
+  resetCounters(stationId: string, actor: string): ShiftView;
 }

@@ -24,6 +24,8 @@ import { validationMessage } from './validation.ts';
 import { captureRoutes } from './capture.ts';
 import { referenceSetRoutes } from './reference-sets.ts';
 import { shotAdviceRoutes } from './shot-advice.ts';
+// ---- line overview and shift counters ----
+import { overviewRoutes } from './overview.ts';
 
 export { HttpError } from './common.ts';
 
@@ -106,6 +108,8 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
   await app.register(evidenceRoutes, areas);
   // ---- threshold workbench ----
   await app.register(thresholdRoutes, areas);
+  // ---- line overview and shift counters ----
+  await app.register(overviewRoutes, areas);
 
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

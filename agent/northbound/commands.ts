@@ -13,14 +13,30 @@ export interface LineCommandDeps {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 }
 
-export function lineCommands(deps: LineCommandDeps): SinkCommands {
-  const reset = async (stationId: string, what: keyof LocalResets) => {
+/** Which side of the line asked; 'line' when an adapter did not say. */
+export type LineOrigin = 'plc' | 'mqtt' | 'line';
+
+export interface LineCommands extends SinkCommands {
+  /**
+   * A counters reset from the line goes to this handler instead of straight to the sinks: the shift counters
+   * (agent/shifts.ts) open a new shift, and that resets every sink's counters, so one reset from any side resets both.
+   */
+  onCountersReset(handler: (stationId: string, origin: LineOrigin) => void): void;
+}
+
+export function lineCommands(deps: LineCommandDeps): LineCommands {
+  let countersReset: ((stationId: string, origin: LineOrigin) => void) | null = null;
+  const reset = async (stationId: string, what: keyof LocalResets, origin: LineOrigin = 'line') => {
     if (!deps.stations.has(stationId)) return METHOD_RESULT.notReady;
-    deps.reset(stationId, what);
-    deps.log.info({ stationId, what }, 'reset requested');
+    if (what === 'resetCounters' && countersReset) countersReset(stationId, origin);
+    else deps.reset(stationId, what);
+    deps.log.info({ stationId, what, origin }, 'reset requested');
     return METHOD_RESULT.ok;
   };
   return {
+    onCountersReset: (handler) => {
+      countersReset = handler;
+    },
     trigger: async (stationId, partId, triggerSeq) => {
       const st = deps.stations.get(stationId);
       if (!st || st.triggerMode !== 'software' || !st.source.trigger) return METHOD_RESULT.notReady;
@@ -45,6 +61,6 @@ export function lineCommands(deps: LineCommandDeps): SinkCommands {
       }
     },
     resetError: (stationId) => reset(stationId, 'resetError'),
-    resetCounters: (stationId) => reset(stationId, 'resetCounters'),
+    resetCounters: (stationId, origin) => reset(stationId, 'resetCounters', origin),
   };
 }

@@ -19,6 +19,10 @@ import { Stations, type StationRow } from './stations.ts';
 import { recentScores, type ProductScores } from './scores.ts';
 export type { ProductScores, ScoredResult } from './scores.ts';
 
+// ---- shift counters ----
+import { Shifts, type ShiftCounts, type ShiftHook, type ShiftStartRow, type ShiftCause } from './shifts.ts';
+export type { ShiftCause, ShiftCounts, ShiftHook, ShiftStartRow } from './shifts.ts';
+
 export { StoreError } from './errors.ts';
 export type { AuditEntry, InFlightFrame, Product, RecordedResult, ResultFilter, ResultHook, ResultInput, ResultRow, RetentionPolicy, Shot, StationRow };
 export type { ResultOutcome } from './results.ts';
@@ -37,6 +41,7 @@ export class Store {
   private readonly results: Results;
   private readonly retention: Retention;
   private readonly images: ResultImages;
+  private readonly shifts: Shifts;
 
   constructor(readonly file: string, opts: OpenOptions = {}) {
     this.db = openDatabase(file, opts);
@@ -47,6 +52,7 @@ export class Store {
     this.images = new ResultImages(this.db);
     this.results = new Results(this.db, { nextResultSeq: (id) => this.stations.nextResultSeq(id), settleFrame: (id) => this.frames.settle(id), images: this.images });
     this.retention = new Retention(this.db, file, this.images);
+    this.shifts = new Shifts(this.db, this.writeAudit);
   }
 
   close(): void {
@@ -157,4 +163,13 @@ export class Store {
   // ---- threshold workbench ----
   /** A product's last `limit` PASS/FAIL results (score, threshold judged with, outcome) and its outcome totals. */
   productScores(productId: number, limit: number): ProductScores { return recentScores(this.db, productId, limit); }
+
+  // ---- shift counters ----
+  /** The station's current shift (a station never seen before starts its first one now). */
+  currentShift(stationId: string, now?: number): ShiftStartRow { return this.shifts.ensure(stationId, now); }
+  /** A new shift from `at` (default now): audited with the counts of the one it ends; the hooks run after the commit. */
+  startShift(stationId: string, actor: string, cause: ShiftCause, at?: number): ShiftStartRow { return this.shifts.start(stationId, actor, cause, at); }
+  /** PASS/FAIL/NO_VERDICT (by reason) of the station's results decided in [since, until). */
+  shiftCounts(stationId: string, since: number, until?: number): ShiftCounts { return this.shifts.counts(stationId, since, until); }
+  onShiftStart(hook: ShiftHook): void { this.shifts.hooks.push(hook); }
 }

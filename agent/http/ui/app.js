@@ -3,21 +3,22 @@ import { $, stopPageTimer, toast } from './core.js';
 import { health } from './health.js';
 import { history } from './history.js';
 import { live } from './live.js';
+import { overview } from './overview.js';
 import { products } from './products.js';
 
-const pages = { live, products, history, health };
+const pages = { overview, live, products, history, health };
 let pageToken = 0;
 
 async function route() {
   stopPageTimer();
   const token = ++pageToken;
-  const name = (location.hash.replace('#/', '') || 'live').split('?')[0];
+  const name = (location.hash.replace('#/', '') || 'overview').split('?')[0];
   document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === name));
   const page = $('#page');
   page.innerHTML = '';
   page.dataset.page = name;
   try {
-    await (pages[name] ?? live)(page, () => token === pageToken);
+    await (pages[name] ?? overview)(page, () => token === pageToken);
   } catch (err) {
     toast(err.message, true);
   }
