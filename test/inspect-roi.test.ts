@@ -1,7 +1,7 @@
 import test from 'ava';
 import sharp from 'sharp';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -116,4 +116,48 @@ test('bad --roi, --ignore and --min-area values end with one clear line naming t
   t.regex(out.lines[0]!.error as string, /^image .*frame\.png: --roi x 100\.\.140, y 0\.\.10 is outside the 120×90 frame/);
   const ig = await cli(['--pack', packDir, '--ignore', `0,0 ${W + 5},0 0,5`, frame]);
   t.regex(ig.lines[0]!.error as string, /^image .*frame\.png: --ignore #1: point 125,0 is outside the 120×90 frame/);
+});
+
+/** A tiny MVTec-layout dataset: 64×64 parts, a dark stroke on the defective ones (with its mask). */
+async function dataset(dir: string): Promise<void> {
+  const size = 64;
+  for (const sub of ['train/good', 'test/good', 'test/stroke', 'ground_truth/stroke']) mkdirSync(join(dir, 'plate', sub), { recursive: true });
+  const write = async (path: string, seed: number, stroke: boolean) => {
+    const rgb = pattern(size, size, seed);
+    const mask = Buffer.alloc(size * size);
+    if (stroke) for (let x = 20; x < 44; x++) for (let y = 30; y < 33; y++) { mask[y * size + x] = 255; rgb.fill(10, (y * size + x) * 3, (y * size + x) * 3 + 3); }
+    writeFileSync(path, await encodeRgb(rgb, size, size, 'png'));
+    if (stroke) await sharp(mask, { raw: { width: size, height: size, channels: 1 } }).png().toFile(path.replace('/test/', '/ground_truth/').replace(/\.png$/, '_mask.png'));
+  };
+  for (let i = 0; i < 2; i++) await write(join(dir, 'plate', 'train/good', `${i}.png`), i, false);
+  for (let i = 0; i < 2; i++) await write(join(dir, 'plate', 'test/good', `${i}.png`), 10 + i, false);
+  for (let i = 0; i < 2; i++) await write(join(dir, 'plate', 'test/stroke', `${i}.png`), 20 + i, true);
+}
+
+test('eval --roi/--ignore: scores are what inspect gives with the same region; saved maps are 0 outside the region and in ignore areas; a region that does not fit names the image', async (t) => {
+  const { packDir } = await tinyPack({ seed: 1 });
+  const data = join(scratch, 'mvtec');
+  await dataset(data);
+  const maps = join(scratch, 'eval-maps');
+  const region = ['--roi', '8,4,48,52', '--ignore', '8,4 24,4 8,20'];
+  const run = await exec(process.execPath, ['agent/bin.js', 'eval', '--pack', packDir, '--data', data, '--shots', '0', '--out', join(scratch, 'eval-out'), '--save-maps', maps, '--providers', 'cpu', '--threads', '1', ...region]);
+  const index = JSON.parse(readFileSync(join(maps, 'index.json'), 'utf8')) as { grid: number; runs: { images: { image: string; score: number; map: string }[] }[] };
+  t.truthy(run.stdout);
+  const images = index.runs[0]!.images;
+  t.is(images.length, 4);
+  const inspected = await cli(['--pack', packDir, ...region, ...images.map((i) => i.image)]);
+  t.is(inspected.code, 0, inspected.stderr);
+  images.forEach((img, k) => t.true(Math.abs(img.score - (inspected.lines[k]!.score as number)) < 1e-6, img.image));
+  const g = index.grid;
+  const f32 = readFileSync(join(maps, images[3]!.map));
+  const map = new Float32Array(f32.buffer, f32.byteOffset, f32.length / 4);
+  const at = (x: number, y: number) => map[Math.floor((y / 64) * g) * g + Math.floor((x / 64) * g)]!;
+  t.is(at(2, 30), 0, 'left of the region');
+  t.is(at(60, 30), 0, 'right of the region');
+  t.is(at(10, 6), 0, 'in the ignore area');
+  t.true(at(32, 31) > 0, 'inside the region');
+  const bad = await exec(process.execPath, ['agent/bin.js', 'eval', '--pack', packDir, '--data', data, '--out', join(scratch, 'eval-bad'), '--providers', 'cpu', '--roi', '40,40,30,30'])
+    .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /image .*\.png: --roi x 40\.\.70, y 40\.\.70 is outside the 64×64 frame/);
 });

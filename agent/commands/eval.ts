@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readMvtec } from '../../models/eval/dataset.ts';
 import { renderHtml } from '../../models/eval/report.ts';
 import { evaluate, prepareMapsDir, type EvalReport } from '../../models/eval/run.ts';
-import { openDetector, parsePositiveInt } from './inspect.ts';
+import { openDetector, parsePositiveInt, parseRegionOptions } from './inspect.ts';
 
 interface EvalCliOptions {
   pack: string;
@@ -19,6 +19,9 @@ interface EvalCliOptions {
   batch: string;
   providers?: string;
   threads?: string;
+  roi?: string;
+  ignore: string[];
+  minArea?: string;
 }
 
 /** A progress bar on stderr: redrawn in place on a terminal, a line per 10 % otherwise (logs, CI). */
@@ -54,6 +57,7 @@ async function runEval(opts: EvalCliOptions): Promise<void> {
   for (const c of classes) if (c.train.length < shots) throw new Error(`--shots ${shots}: class "${c.name}" has only ${c.train.length} images in train/good`);
   const batch = parsePositiveInt('--batch', opts.batch, 4);
   const pixelSize = opts.pixelSize === undefined ? undefined : parsePositiveInt('--pixel-size', opts.pixelSize, 256);
+  const region = parseRegionOptions(opts);
   // Before the model loads: a folder we cannot write to should not cost a whole evaluation.
   if (opts.saveMaps) await prepareMapsDir(opts.saveMaps);
   const detector = await openDetector(opts);
@@ -65,6 +69,7 @@ async function runEval(opts: EvalCliOptions): Promise<void> {
       batch,
       ...(pixelSize ? { pixelSize } : {}),
       ...(opts.saveMaps ? { saveMaps: opts.saveMaps } : {}),
+      ...(region ? { region } : {}),
       onProgress: progressBar(),
       onWarning: (line) => process.stderr.write(`${line}\n`),
     });
@@ -103,6 +108,9 @@ export function registerEvalCommands(program: Command): void {
     .option('--pixel-size <n>', 'pixel metrics on an n×n grid instead of the official S×S: map bilinear, S×S ground truth nearest (the official Real-IAD protocol is 256)')
     .option('--save-maps <dir>', 'also write each image\'s map (.f32, float32 LE, row-major) and ground truth (.u8, 0/1) as the metrics used them, with index.json (path, label, score, files, metrics)')
     .option('--batch <n>', 'frames per inference call', '4')
+    .option('--roi <x,y,w,h>', 'as inspect: every image and shot cropped to this rectangle (frame pixels) before the resize')
+    .option('--ignore <points>', 'as inspect: an ignore area "x1,y1 x2,y2 x3,y3 …" (repeat for more); its pixels count as normal', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--min-area <n>', 'as inspect: defect regions smaller than this many frame pixels do not count towards the image score')
     .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')
     .action(async (opts: EvalCliOptions) => {

@@ -8,6 +8,8 @@ import type { Detector } from '../detector.ts';
 import { decodeImage } from '../image.ts';
 import { drawOutlines } from '../overlay.ts';
 import { judgeFrame, overlayPng, resizeMap } from '../verdict.ts';
+import { polygonMask, regionProblems, type InspectionRegion } from '../regions.ts';
+import type { Inference } from '../detector.ts';
 import { drawShots, type EvalClass, type TestImage } from './dataset.ts';
 import { loadGroundTruth, nearestGrid } from './masks.ts';
 import { aupr, aupro, auprOf, auroc, aurocOf, binaryCurve, curvePoints, f1Max, f1MaxOf, overkillAtEscape, type PixelSample } from './metrics.ts';
@@ -100,6 +102,35 @@ export interface EvalOptions {
   onWarning?: (line: string) => void;
   /** Folder for every image's map (.f32) and ground truth (.u8) as the metrics used them, with index.json. */
   saveMaps?: string;
+  /** As a product's region on the line: images and shots cropped to its roi, ignore areas and min area applied. */
+  region?: InspectionRegion;
+}
+
+/** With a region, every image (and shot) is cropped to its roi before the resize; a region that does not fit says which image. */
+async function inferAll(detector: Detector, paths: string[], memory: Awaited<ReturnType<Detector['encodeShots']>> | null, region: InspectionRegion | undefined): Promise<Inference[]> {
+  if (!region) return detector.infer(paths, memory);
+  const prepared = [];
+  for (const path of paths) {
+    const frame = await detector.prepare(path, region.roi).catch((err: unknown) => {
+      throw err instanceof RangeError ? new Error(`image ${path}: --roi ${err.message.replace(/^inspection region: /, '')}`) : err;
+    });
+    const problems = regionProblems(region, frame.image.width, frame.image.height);
+    if (problems.length) throw new Error(`image ${path}: the region does not fit (${problems.join('; ')})`);
+    prepared.push(frame);
+  }
+  return detector.inferPrepared(prepared, memory);
+}
+
+/** Image score and pixel map of one inference under a region: the verdict's score (fused again without ignore areas
+ *  and specks under the minimum area) and the map in frame coordinates, 0 outside the roi and in ignore areas. */
+function underRegion(r: Inference, region: InspectionRegion, pixelSize: number): { score: number; map: Float32Array } {
+  const v = judgeFrame(r.score, r.map, r.size, r, { threshold: 1, region, fusion: { mode: r.mode, branches: r.branches } });
+  const frameMap = Float32Array.from(v.frameMap);
+  if (region.ignore?.length) {
+    const ignored = polygonMask(region.ignore, r.width, r.height);
+    for (let i = 0; i < frameMap.length; i++) if (ignored[i]) frameMap[i] = 0;
+  }
+  return { score: v.score, map: resizeMap(frameMap, r.width, r.height, pixelSize, pixelSize) };
 }
 
 export function meanMetrics(list: Metrics[]): Metrics {
@@ -228,7 +259,7 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
     const runs: SeedRun[] = [];
     for (const seed of seeds.length ? seeds : [null]) {
       const shots = seed === null ? [] : drawShots(cls.train, options.shots, seed);
-      const memory = shots.length ? await detector.encodeShots(shots) : null;
+      const memory = shots.length ? await detector.encodeShots(shots, options.region?.roi) : null;
       const images: ImageResult[] = [];
       const pixels: PixelSample[] = [];
       const saved: SavedImage[] = [];
@@ -236,19 +267,20 @@ export async function evaluate(detector: Detector, classes: EvalClass[], options
       if (options.saveMaps) await mkdir(join(options.saveMaps, runDir), { recursive: true });
       for (let i = 0; i < cls.test.length; i += batch) {
         const group = cls.test.slice(i, i + batch);
-        const inferred = await detector.infer(group.map((g) => g.path), memory);
+        const inferred = await inferAll(detector, group.map((g) => g.path), memory, options.region);
         for (const [k, r] of inferred.entries()) {
           const item = group[k]!;
           const n = i + k;
-          images.push({ image: item.path, type: item.type, anomalous: item.anomalous, score: r.score });
-          const map = resizeMap(r.map, S, S, pixelSize, pixelSize);
+          const judged = options.region ? underRegion(r, options.region, pixelSize) : { score: r.score, map: resizeMap(r.map, S, S, pixelSize, pixelSize) };
+          images.push({ image: item.path, type: item.type, anomalous: item.anomalous, score: judged.score });
+          const map = judged.map;
           const mask = truth[n]!;
           pixels.push({ map, mask, width: pixelSize, height: pixelSize });
           if (options.saveMaps) {
             const stem = join(runDir, `${String(n).padStart(4, '0')}-${fileStem(item.type)}-${fileStem(item.path)}`);
             await saveFile(join(options.saveMaps, `${stem}.f32`), littleEndian(map));
             if (item.maskPath) await saveFile(join(options.saveMaps, `${stem}.u8`), mask);
-            saved.push({ image: item.path, type: item.type, label: item.anomalous ? 1 : 0, score: r.score, map: `${stem}.f32`, mask: item.maskPath ? `${stem}.u8` : null });
+            saved.push({ image: item.path, type: item.type, label: item.anomalous ? 1 : 0, score: judged.score, map: `${stem}.f32`, mask: item.maskPath ? `${stem}.u8` : null });
           }
         }
         done += group.length;
