@@ -1,6 +1,7 @@
 // Disk fill: the data folder on a small tmpfs (own mount namespace via unshare, so nothing leaks to the host) that is
 // nearly full. The daemon deletes the oldest masks, then results, to stay above the free-space watermark, and keeps
-// producing verdicts the whole time.
+// producing verdicts the whole time. Masks only (keepImages: none): kept frames under the watermark are
+// test/evidence.test.ts's, with a fake free-space probe.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ test('on a nearly full disk the store stays above the watermark and verdicts kee
   writeFileSync(config, stringify({
     agent: { id: 'fill', dataDir: mnt, logLevel: 'warn' },
     model: { pack: DEMO_PACK, maxBatch: 4, threads: 1 },
-    cameras: [{ station: 'ST1', keepMasks: 'all', source: { type: 'synthetic', id: 'cam1', fps: 20, width: 640, height: 480, defectRate: 1, seed: 8 } }],
+    cameras: [{ station: 'ST1', keepMasks: 'all', keepImages: 'none', source: { type: 'synthetic', id: 'cam1', fps: 20, width: 640, height: 480, defectRate: 1, seed: 8 } }],
     http: { host: '127.0.0.1', port, token: TEST_TOKEN },
     store: { minFreeMb: watermarkMb, pruneIntervalS: 0.5, walCheckpointMb: 0.5 },
   }));
