@@ -15,6 +15,8 @@ import type { ImageJudgement, ShotReview } from './pipeline/changeover.ts';
 import type { ThresholdChoice } from '../models/verdict.ts';
 // ---- threshold workbench ----
 import { createThresholds } from './thresholds.ts';
+// ---- inspection regions ----
+import { createRegions } from './regions.ts';
 // ---- line overview and shift counters ----
 import { createOverview, type OverviewStore } from './overview.ts';
 
@@ -50,7 +52,9 @@ export type StoreLike = Pick<Store, 'auditLog' | 'listProducts' | 'requireProduc
   // ---- threshold workbench ----
   & Pick<Store, 'productScores'>
   // ---- line overview and shift counters ----
-  & OverviewStore;
+  & OverviewStore
+  // ---- inspection regions ----
+  & Pick<Store, 'productRegion' | 'putProductRegion'>;
 
 export interface AgentApiDeps<S extends StationLike = StationLike> {
   version: string;
@@ -207,6 +211,12 @@ export function createAgentApi<S extends StationLike>(deps: AgentApiDeps<S>): Ag
     overview: createOverview({
       store, views: () => [...stations.values()].map(stationView),
       liveOverlay: (stationId, resultId) => { const live = stations.get(stationId)?.live; return Boolean(live?.judged && live.verdict.resultId === resultId); },
+    }),
+
+    // ---- inspection regions ----
+    regions: createRegions({
+      store, changeover,
+      stations: () => [...stations.values()].map((st) => ({ id: st.id, frame: st.latestFrame ? { width: st.latestFrame.width, height: st.latestFrame.height } : null })),
     }),
   };
 }

@@ -224,6 +224,38 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE shots DROP COLUMN retired_at;
     `,
   },
+  // ---- migration 7 (inspection regions): owned by the region work ----
+  {
+    version: 7,
+    description: "inspection region per reference set: the rectangle inspected, ignore areas and minimum defect area (JSON, NULL = whole frame); shot features keyed by the crop they were computed on",
+    // A region change makes a new reference set like a shot change, so restoring a set restores its region. Features
+    // depend on the crop: a row computed for another roi is stale and computed again.
+    up: `
+      ALTER TABLE reference_sets ADD COLUMN region TEXT;
+      ALTER TABLE shot_features ADD COLUMN roi TEXT NOT NULL DEFAULT '';
+    `,
+    down: `
+      ALTER TABLE shot_features DROP COLUMN roi;
+      ALTER TABLE reference_sets DROP COLUMN region;
+    `,
+  },
+  // ---- migration 8 (shift counters): owned by the overview work; migration 7 (inspection regions) goes before it ----
+  {
+    version: 8,
+    description: "shift counters: when each station's shift started, who or what started it; counts come from the results since then",
+    up: `
+      CREATE TABLE shift_starts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        cause TEXT NOT NULL
+      );
+      CREATE INDEX shift_starts_station ON shift_starts(station_id, started_at);
+      CREATE INDEX results_station_decided ON results(station_id, decided_at, outcome, reason);
+    `,
+    down: 'DROP INDEX results_station_decided; DROP TABLE shift_starts;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;
