@@ -146,6 +146,11 @@ test('counts survive a restart and equal the store results since the shift start
   t.is(more.total, 7);
   t.like(more, storeCounts(h, more.startedAt));
   t.is(h.daemon.store.queryResults({ stationId: 'ST1', limit: 1000 }).length, 10, 'the parts of the earlier shift are still stored');
+  // Retention removes the oldest rows first (here: the earlier shift's and this shift's first): the counts follow.
+  h.daemon.store.db.prepare('DELETE FROM results WHERE rowid IN (SELECT rowid FROM results ORDER BY decided_at LIMIT 4)').run();
+  const pruned = await shiftOf(h);
+  t.is(pruned.total, 6);
+  t.like(pruned, storeCounts(h, pruned.startedAt));
 });
 
 /** "HH:MM:SS" of `ms` on the wall clock of `timeZone`. */
