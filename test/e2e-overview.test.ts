@@ -8,16 +8,17 @@ import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-overview';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const VIEWPORTS = [{ width: 1920, height: 1080 }, { width: 1366, height: 768 }, { width: 800, height: 600 }];
+// 1024×600: a 10" touch panel.
+const VIEWPORTS = [{ width: 1920, height: 1080 }, { width: 1366, height: 768 }, { width: 1024, height: 600 }, { width: 800, height: 600 }];
 
 /** Boxes of the verdict badges and the overview's buttons, and whether the page scrolls. */
 // A string, not a function: the test runner's transform would name inner helpers with a __name the page lacks.
 type Box = { x: number; y: number; w: number; h: number };
-type Layout = { badges: (Box & { station: string; text: string; fontPx: number })[]; buttons: (Box & { text: string })[]; bodyFontPx: number; scrollX: boolean; vw: number; vh: number };
+type Layout = { badges: (Box & { station: string; text: string; fontPx: number; fits: boolean })[]; buttons: (Box & { text: string })[]; bodyFontPx: number; scrollX: boolean; vw: number; vh: number };
 const layout = (page: Page): Promise<Layout> => page.evaluate(`(() => {
   const box = (el) => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; };
   return {
-    badges: [...document.querySelectorAll('.ov-tile')].map((t) => ({ station: t.dataset.station, text: t.querySelector('[data-verdict]').textContent, fontPx: parseFloat(getComputedStyle(t.querySelector('[data-verdict]')).fontSize), ...box(t.querySelector('[data-verdict]')) })),
+    badges: [...document.querySelectorAll('.ov-tile')].map((t) => ({ station: t.dataset.station, text: t.querySelector('[data-verdict]').textContent, fontPx: parseFloat(getComputedStyle(t.querySelector('[data-verdict]')).fontSize), fits: t.querySelector('[data-verdict]').scrollWidth <= t.querySelector('[data-verdict]').clientWidth, ...box(t.querySelector('[data-verdict]')) })),
     buttons: [...document.querySelectorAll('#page button, .ov-dialog button')].map((b) => ({ text: b.textContent, ...box(b) })),
     bodyFontPx: parseFloat(getComputedStyle(document.querySelector('.ov-counts dd')).fontSize),
     scrollX: document.scrollingElement.scrollWidth > innerWidth,
@@ -25,7 +26,7 @@ const layout = (page: Page): Promise<Layout> => page.evaluate(`(() => {
   };
 })()`);
 
-test('overview: verdicts visible without scrolling at 1920×1080, 1366×768 and 800×600; 44 px targets; New shift resets the counts', async (t) => {
+test('overview: verdicts visible without scrolling at 1920×1080, 1366×768, 1024×600 and 800×600; 44 px targets; New shift resets the counts', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const h = await startHarness({
     cameras: [
@@ -44,6 +45,13 @@ test('overview: verdicts visible without scrolling at 1920×1080, 1366×768 and 
   await page.goto(`${h.url}/`);
   await page.locator('.ov-tile[data-station=ST1] .ov-why', { hasText: 'no part inspected yet' }).waitFor({ timeout: 10_000 });
   t.is(await page.locator('.ov-tile[data-station=ST1] [data-verdict]').textContent(), 'NO VERDICT');
+  // The longest words on the smallest screen.
+  await page.setViewportSize({ width: 800, height: 600 });
+  const small = await layout(page);
+  const nv = small.badges.find((b) => b.station === 'ST1')!;
+  t.true(nv.fits && nv.y + nv.h <= small.vh, `800x600: NO VERDICT fits and is on screen: ${JSON.stringify(nv)}`);
+  await page.screenshot({ path: `${ARTIFACTS}/no-verdict-800x600.png` });
+  await page.setViewportSize(VIEWPORTS[0]!);
   await page.locator('.ov-tile[data-station=ST2][data-verdict=OK], .ov-tile[data-station=ST2][data-verdict=NG]').waitFor({ timeout: 10_000 });
   for (let i = 0; i < 3; i++) t.is((await h.api('POST', '/api/stations/ST1/trigger', { partId: `E2E-${i}` })).status, 200);
   await page.locator('.ov-tile[data-station=ST1] [data-count=ok]').waitFor();
@@ -59,6 +67,7 @@ test('overview: verdicts visible without scrolling at 1920×1080, 1366×768 and 
     for (const b of l.badges) {
       t.true(b.x >= 0 && b.y >= 0 && b.x + b.w <= l.vw && b.y + b.h <= l.vh, `${name}: the ${b.station} badge (${b.text}) is inside the viewport: ${JSON.stringify(b)}`);
       t.true(b.fontPx >= 40, `${name}: ${b.station} badge type ${b.fontPx} px`);
+      t.true(b.fits, `${name}: ${b.station} "${b.text}" fits its badge`);
     }
     t.false(l.scrollX, `${name}: no sideways scrolling`);
     t.true(l.buttons.length >= 2, name);
