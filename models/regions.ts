@@ -150,17 +150,28 @@ export function regionProblems(region: InspectionRegion, width: number, height: 
   return problems;
 }
 
-/** 1 per pixel of a width×height frame whose centre lies in any of the polygons. */
+/** 1 per pixel of a width×height frame whose centre lies in any of the polygons (even-odd, edges inside): a scanline
+ *  fill, the crossings of each row's centre line with the edges taken in pairs. */
 export function polygonMask(polygons: readonly Polygon[], width: number, height: number): Uint8Array {
   const mask = new Uint8Array(width * height);
+  const xs: number[] = [];
   for (const poly of polygons) {
-    let x0 = width, y0 = height, x1 = 0, y1 = 0;
-    for (const [x, y] of poly) {
-      x0 = Math.min(x0, Math.floor(x)); y0 = Math.min(y0, Math.floor(y));
-      x1 = Math.max(x1, Math.ceil(x)); y1 = Math.max(y1, Math.ceil(y));
-    }
+    let y0 = height, y1 = 0;
+    for (const [, y] of poly) { y0 = Math.min(y0, Math.floor(y)); y1 = Math.max(y1, Math.ceil(y)); }
     for (let y = Math.max(0, y0); y < Math.min(height, y1); y++) {
-      for (let x = Math.max(0, x0); x < Math.min(width, x1); x++) if (pointInPolygon(x + 0.5, y + 0.5, poly)) mask[y * width + x] = 1;
+      const yc = y + 0.5;
+      xs.length = 0;
+      for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+        const [xa, ya] = poly[j]!;
+        const [xb, yb] = poly[i]!;
+        if ((ya > yc) !== (yb > yc)) xs.push(xa + ((yc - ya) * (xb - xa)) / (yb - ya));
+      }
+      xs.sort((a, b) => a - b);
+      for (let k = 0; k + 1 < xs.length; k += 2) {
+        const from = Math.max(0, Math.ceil(xs[k]! - 0.5));
+        const to = Math.min(width - 1, Math.floor(xs[k + 1]! - 0.5));
+        if (to >= from) mask.fill(1, y * width + from, y * width + to + 1);
+      }
     }
   }
   return mask;

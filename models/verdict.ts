@@ -178,9 +178,11 @@ export function judgeFrame(score: number, map: Float32Array, mapSize: number, fr
     for (let y = 0; y < roi.height; y++) frameMap.set(roiMap.subarray(y * roi.width, (y + 1) * roi.width), (roi.y + y) * width + roi.x);
   }
   const ignored = region.ignore?.length ? polygonMask(region.ignore, width, height) : null;
-  const inRoi = (i: number) => whole || (i % width >= roi.x && i % width < roi.x + roi.width && Math.floor(i / width) >= roi.y && Math.floor(i / width) < roi.y + roi.height);
   const mask = new Uint8Array(width * height);
-  for (let i = 0; i < mask.length; i++) if (frameMap[i]! >= pixelThreshold && !ignored?.[i] && inRoi(i)) mask[i] = 255;
+  // Only the region's rows and columns can hold a defect (the map is 0 elsewhere, but a threshold of 0 is allowed).
+  for (let y = roi.y; y < roi.y + roi.height; y++) {
+    for (let i = y * width + roi.x, end = i + roi.width; i < end; i++) if (frameMap[i]! >= pixelThreshold && !ignored?.[i]) mask[i] = 255;
+  }
   const found = connectedRegions(mask, width, height, frameMap);
   const regions = found.regions.filter((r) => r.areaPx >= minRegionPx);
   const dropped = regions.length < found.regions.length;
@@ -192,11 +194,13 @@ export function judgeFrame(score: number, map: Float32Array, mapSize: number, fr
   if (options.fusion && (ignored || dropped)) {
     // The map maximum counted only where a defect could be: in the region, outside ignore areas, not in a speck.
     let mapMax = 0;
-    for (let i = 0; i < frameMap.length; i++) {
-      if (!inRoi(i) || ignored?.[i]) continue;
-      const label = found.labels[i]!;
-      if (label && found.regions[label - 1]!.areaPx < minRegionPx) continue;
-      if (frameMap[i]! > mapMax) mapMax = frameMap[i]!;
+    for (let y = roi.y; y < roi.y + roi.height; y++) {
+      for (let i = y * width + roi.x, end = i + roi.width; i < end; i++) {
+        if (ignored?.[i]) continue;
+        const label = found.labels[i]!;
+        if (label && found.regions[label - 1]!.areaPx < minRegionPx) continue;
+        if (frameMap[i]! > mapMax) mapMax = frameMap[i]!;
+      }
     }
     verdictScore = fuseScore(options.fusion.mode, options.fusion.branches, mapMax);
   }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { judgeFrame } from '../models/verdict.ts';
-import { cropDecoded, cropRgb, fuseScore, pointInPolygon, polygonProblem, regionProblems, segmentsIntersect, type Polygon } from '../models/regions.ts';
+import { cropDecoded, cropRgb, fuseScore, pointInPolygon, polygonMask, polygonProblem, regionProblems, segmentsIntersect, type Polygon } from '../models/regions.ts';
 import { overlayPng } from '../models/overlay.ts';
 import { decodeImage } from '../models/image.ts';
 import sharp from 'sharp';
@@ -117,4 +117,15 @@ test('the overlay dims ignore areas and outside the region, and outlines the reg
   t.deepEqual(px(marked, 8, 20), [255, 214, 0], 'region outline');
   t.deepEqual(px(marked, 29, 17), [90, 90, 90], 'ignore area: dimmed');
   t.deepEqual(px(marked, 15, 20), [200, 200, 200], 'inspected: as it was');
+});
+
+test('the ignore mask is the point-in-polygon test at every pixel centre', (t) => {
+  const polys: Polygon[] = [[[3, 2], [40, 5], [25, 30], [30, 12], [5, 25]], [[50, 40], [63, 47], [44, 47]]];
+  const mask = polygonMask(polys, W, H);
+  let differ = 0;
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const inside = polys.some((p) => pointInPolygon(x + 0.5, y + 0.5, p));
+    if (inside !== Boolean(mask[y * W + x])) differ++;
+  }
+  t.is(differ, 0);
 });
