@@ -8,6 +8,7 @@ import { registerInspectCommands } from './commands/inspect.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerEvalCommands } from './commands/eval.ts';
 import { registerRunCommands } from './commands/run.ts';
+import { registerHashPasswordCommands } from './commands/hash-password.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ export function buildCli(): Command {
   registerRunCommands(program);
   registerBackupCommands(program);
   registerCameraCommands(program);
+  registerHashPasswordCommands(program);
   return program;
 }
 

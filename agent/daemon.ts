@@ -159,7 +159,11 @@ export class Daemon {
       safeMode: () => this.safeMode, packId: () => this.packId, worker: () => this.worker, health: () => this.health(), counters: () => this.counters(),
       stationStatus: (st) => this.stationStatus(st), publishStatuses: () => this.publishStatuses(false), token: () => this.token,
       maxUploadPixels: () => this.config?.http.maxUploadPixels, log: this.log,
-    }), { host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024 });
+    }), {
+      host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024,
+      // ---- web logins (read at start: a reload does not change who may log in) ----
+      ...(cfg ? { logins: { users: cfg.http.users, session: cfg.http.session, log: this.log } } : {}),
+    });
     if (cfg && !this.safeMode) await this.startPipeline(cfg);
     else if (this.opts.packProblem !== undefined) this.log.error({ pack: this.opts.packProblem }, 'invalid model pack: running in SAFE MODE (API up, no cameras, store untouched); fix the pack and restart');
     else this.log.error({ problems: this.opts.configProblems }, 'invalid config: running in SAFE MODE (API up, no cameras); fix the config and restart');

@@ -1,5 +1,6 @@
 // The daemon's one YAML config. Strict everywhere: an unknown key is an error, never silently ignored.
 import { z } from 'zod';
+import { PASSWORD_HASH_PATTERN } from '../../adapters/passwords.ts';
 import { cameraSourceSchema, mqttSectionSchema, opcuaSectionSchema } from './sections.ts';
 
 const id = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what}: 1-64 letters, digits, "_" or "-"`);
@@ -63,6 +64,24 @@ export const storeSchema = z.strictObject({
   pruneIntervalS: z.number().positive().default(60),
 });
 
+// ---- web logins (agent/users.ts) ----
+export const HTTP_ROLES = ['viewer', 'operator', 'engineer'] as const;
+export const httpUserSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'http.users[].name: 1-64 letters, digits, "_", "." or "-"')
+    .refine((n) => n !== 'api-token', 'http.users[].name: "api-token" is how the bearer token is audited; pick another name'),
+  /** scrypt hash `scrypt$<salt hex>$<key hex>`, the OPC UA users' format: `adaptclip-edge hash-password`. */
+  passwordHash: z.string().regex(PASSWORD_HASH_PATTERN, 'http.users[].passwordHash must look like scrypt$<salt hex>$<key hex>; make one with `adaptclip-edge hash-password`'),
+  /** viewer: reads; operator: changeover, shot capture, trigger; engineer: also thresholds, products, shot delete, restore. */
+  role: z.enum(HTTP_ROLES),
+});
+export const httpSessionSchema = z.strictObject({
+  /** A browser login ends after this long without the user doing anything (background refreshes do not count). */
+  idleTimeoutMin: z.number().positive().max(24 * 60).default(30),
+  /** Secure cookie flag: turn on when the agent is reached over HTTPS (a reverse proxy), never on plain HTTP. */
+  cookieSecure: z.boolean().default(false),
+});
+// ---- end web logins ----
+
 export const httpSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   port: z.number().int().min(0).max(65535).default(8080),
@@ -77,6 +96,15 @@ export const httpSchema = z.strictObject({
   maxUploadPixels: z.number().int().min(1_000_000).max(64_000_000).default(25_000_000),
   /** Base URL the outside world reaches this agent on (mask URIs); default http://<host>:<port>. */
   publicUrl: z.string().regex(/^https?:\/\/[^/]+$/, 'http.publicUrl: like http://10.0.0.5:8080, no trailing slash').optional(),
+  /** Browser logins with roles; without any, the token alone guards writes (as before). */
+  users: z.array(httpUserSchema).default([]).superRefine((users, ctx) => {
+    const seen = new Set<string>();
+    users.forEach((u, i) => {
+      if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate user name "${u.name}"; each user needs their own`, input: u.name });
+      seen.add(u.name);
+    });
+  }),
+  session: httpSessionSchema.prefault({}),
 });
 
 /** Test-only fault injection (agent/pipeline/faults.ts), never set in production. A config key, not an injected part,

@@ -39,7 +39,7 @@ export const noBody = z.strictObject({}).nullish().describe('no fields');
 
 export const captureRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const operator = access('operator', openReads);
   const tags = ['products'];
   const png = (summary: string) => ({
     config: read.config,
@@ -70,10 +70,10 @@ export const captureRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   }, (req) => api.capture.candidates(intParam(req.params.id, 'product id')));
 
   app.post('/api/products/:id/candidates', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: "Freeze: hold the station's newest frame as a candidate shot, judged against the product's current shots", tags,
-      security: write.security, params: productParams, body: freezeBody, response: { 201: candidate, ...write.errors(400, 404, 409, 503) },
+      security: operator.security, params: productParams, body: freezeBody, response: { 201: candidate, ...operator.errors(400, 404, 409, 503) },
     },
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
@@ -89,11 +89,11 @@ export const captureRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.post('/api/products/:id/candidates/upload', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: 'Upload an image as a candidate shot (raw image bytes; one request per file), judged against the product\'s current shots', tags,
-      security: write.security, params: productParams, body: binary('the image file: PNG, JPEG, BMP or TIFF'), consumes: IMAGE_TYPES,
-      response: { 201: candidate, ...write.errors(400, 404, 409, 413, 415, 503) },
+      security: operator.security, params: productParams, body: binary('the image file: PNG, JPEG, BMP or TIFF'), consumes: IMAGE_TYPES,
+      response: { 201: candidate, ...operator.errors(400, 404, 409, 413, 415, 503) },
     },
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
@@ -106,10 +106,10 @@ export const captureRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   app.get('/api/candidates/:id/overlay.png', png("The candidate blended with its heat map against the product's current shots"), (req, reply) => reply.type('image/png').header('cache-control', 'no-store').send(api.capture.candidateImage(req.params.id, 'overlay')));
 
   app.post('/api/candidates/:id/keep', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: 'Keep the candidate as a good shot: stored losslessly as PNG, a new reference set, the reference rebuilt where the product is active', tags,
-      security: write.security, params: candidateParams, body: noBody, response: { 201: keptShot, ...write.errors(404, 503) },
+      security: operator.security, params: candidateParams, body: noBody, response: { 201: keptShot, ...operator.errors(404, 503) },
     },
   }, async (req, reply) => {
     const kept = await api.capture.keep(req.params.id, actor(req));
@@ -117,8 +117,8 @@ export const captureRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.delete('/api/candidates/:id', {
-    config: write.config,
-    schema: { summary: 'Discard the candidate (nothing is stored)', tags, security: write.security, params: candidateParams, response: { 200: s.deleted, ...write.errors(404) } },
+    config: operator.config,
+    schema: { summary: 'Discard the candidate (nothing is stored)', tags, security: operator.security, params: candidateParams, response: { 200: s.deleted, ...operator.errors(404) } },
   }, (req) => {
     api.capture.discard(req.params.id);
     return { deleted: true as const };

@@ -11,8 +11,15 @@ export class HttpError extends Error {
   }
 }
 
-/** open: no token ever (probes, scrapers, docs, UI files); read: token unless http.openReads; write: token always. */
-export type Access = 'open' | 'read' | 'write';
+/**
+ * open: no token ever (probes, scrapers, docs, UI files); read: a login or the token unless http.openReads;
+ * operator / engineer: a login with at least that role, or the token (engineer rights); write: the same as engineer
+ * (the default for a write route until its level is chosen).
+ */
+export type Access = 'open' | 'read' | 'write' | 'operator' | 'engineer';
+
+/** The role a write level needs (undefined: not a write). */
+export const neededRole = (level: Access): 'operator' | 'engineer' | undefined => (level === 'write' || level === 'engineer' ? 'engineer' : level === 'operator' ? 'operator' : undefined);
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,8 +37,9 @@ export type ZodApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpressi
 const errorBody = z.strictObject({ error: z.string() });
 const ERROR_MEANING: Record<number, string> = {
   400: 'bad input',
-  401: 'token missing or wrong',
-  403: 'writes are disabled (no http.token)',
+  401: 'not logged in, session ended, or token missing or wrong',
+  403: 'your role may not do this, a cross-site request, or writes (or logins) are disabled (no http.token nor http.users)',
+  429: 'too many failed logins: wait (Retry-After) and try again',
   404: 'not found',
   409: 'conflict with the current state',
   413: 'upload too large',
@@ -44,14 +52,15 @@ const ERROR_MEANING: Record<number, string> = {
  * `errors(...codes)`: the `{ error }` responses it documents, plus 401 (and 403 for writes) where a token is needed.
  */
 export function access(level: Access, openReads: boolean) {
-  const secured = level === 'write' || (level === 'read' && !openReads);
+  const writes = neededRole(level) !== undefined;
+  const secured = writes || (level === 'read' && !openReads);
   return {
     config: { access: level },
-    security: secured ? [{ bearer: [] }] : undefined,
+    security: secured ? ([{ bearer: [] }, { session: [] }] as Record<string, string[]>[]) : undefined,
     errors: (...codes: number[]) => {
       const all = new Set(codes);
       if (secured) all.add(401);
-      if (level === 'write') all.add(403);
+      if (writes) all.add(403);
       return Object.fromEntries([...all].sort().map((code) => [code, errorBody.describe(ERROR_MEANING[code] ?? 'error')]));
     },
   };
@@ -81,5 +90,5 @@ export function intParam(v: string, what: string): number {
   return n;
 }
 
-/** Who a write is recorded as in the audit log. */
-export const actor = (req: FastifyRequest) => `api:${req.ip}`;
+/** Who a write is recorded as in the audit log: `api:<user>@<client>`, the bearer token being user "api-token". */
+export const actor = (req: FastifyRequest) => (req.caller ? `api:${req.caller.name}@${req.ip}` : `api:${req.ip}`);

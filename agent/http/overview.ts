@@ -43,7 +43,7 @@ const resetAnswer = z.object({ stationId: z.string(), shift: shiftSchema });
 
 export const overviewRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const operator = access('operator', openReads);
 
   app.get('/api/overview', {
     config: read.config,
@@ -54,11 +54,11 @@ export const overviewRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { 
   }, () => api.overview.overview());
 
   app.post('/api/stations/:id/counters/reset', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: "New shift: the station's shift counters start again from 0 (also the OPC UA Counters.*); audited with the counts of the shift it ends",
-      tags: ['live'], security: write.security, params: stationParams, body: resetBody,
-      response: { 200: resetAnswer, ...write.errors(400, 404, 503) },
+      tags: ['live'], security: operator.security, params: stationParams, body: resetBody,
+      response: { 200: resetAnswer, ...operator.errors(400, 404, 503) },
     },
   }, async (req) => {
     const st = requireStation(api, req.params.id);

@@ -40,7 +40,7 @@ export type RegionViewBody = z.infer<typeof regionView>;
 
 export const regionRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const engineer = access('engineer', openReads);
   const tags = ['products'];
 
   app.get('/api/products/:id/region', {
@@ -49,10 +49,10 @@ export const regionRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { ap
   }, (req) => api.regions.get(intParam(req.params.id, 'product id')));
 
   app.put('/api/products/:id/region', {
-    config: write.config,
+    config: engineer.config,
     schema: {
       summary: "Set a product's inspection region (a new reference set, audited); stations running it follow. Checked against its shots' and cameras' frame sizes",
-      tags, security: write.security, params: idParams('product id (positive integer)'), body: putBody, response: { 200: regionView, ...write.errors(400, 404, 409, 503) },
+      tags, security: engineer.security, params: idParams('product id (positive integer)'), body: putBody, response: { 200: regionView, ...engineer.errors(400, 404, 409, 503) },
     },
   }, (req) => api.regions.put(intParam(req.params.id, 'product id'), req.body, actor(req)));
 };

@@ -25,7 +25,7 @@ export function requireStation(api: AgentApi, id: string): StationPort {
 
 export const stationRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const operator = access('operator', openReads);
   const image = (summary: string, contentType: string) => ({
     config: read.config,
     schema: {
@@ -54,11 +54,11 @@ export const stationRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.post('/api/stations/:id/trigger', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: "Software trigger: inspect one part; answers {triggerId, triggerSeq: 0} (triggerId is the result's frameSeq)", tags: ['live'],
-      security: write.security, params: stationParams, body: triggerBody,
-      response: { 200: s.triggerReceipt, ...write.errors(400, 404, 409, 503) },
+      security: operator.security, params: stationParams, body: triggerBody,
+      response: { 200: s.triggerReceipt, ...operator.errors(400, 404, 409, 503) },
     },
   }, async (req) => {
     const st = requireStation(api, req.params.id);
@@ -68,11 +68,11 @@ export const stationRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.post('/api/stations/:id/activate', {
-    config: write.config,
+    config: operator.config,
     schema: {
       summary: 'Changeover: make a product active on the station (null = none, zero-shot)', tags: ['products'],
-      security: write.security, params: stationParams, body: activateBody,
-      response: { 200: s.activation, ...write.errors(400, 404, 409, 503) },
+      security: operator.security, params: stationParams, body: activateBody,
+      response: { 200: s.activation, ...operator.errors(400, 404, 409, 503) },
     },
   }, async (req) => {
     const st = requireStation(api, req.params.id);

@@ -1,8 +1,27 @@
 // System routes: health for probes, Prometheus metrics, this API's document, agent info, counters and the audit log.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { access, intParam, type AreaOptions } from './common.ts';
+import { access, HttpError, intParam, type AreaOptions } from './common.ts';
 import * as s from './schemas.ts';
+
+// ---- audit log filters ----
+/** A time as epoch milliseconds or an ISO date/time ("2026-12-02", "2026-12-02T08:00:00Z"). */
+const time = (what: string) => z.string().transform((v, ctx) => {
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `${what} must be epoch milliseconds or an ISO date/time like 2026-12-02T08:00:00Z (got "${v}")` });
+    return z.NEVER;
+  }
+  return ms;
+}).describe(`${what}: epoch ms or ISO date/time`);
+const auditQuery = z.object({
+  limit: z.string().optional().describe('max entries: a positive integer, default 100, at most 1000'),
+  user: z.string().min(1).max(64).optional().describe('a user name ("api-token" for the bearer token) or a whole actor such as "opcua:plc"'),
+  action: z.string().regex(/^[a-z][a-z0-9.-]*$/, 'action: like product.delete or product').max(64).optional().describe('an action (product.delete) or its area (product)'),
+  from: time('from').optional(),
+  to: time('to').optional(),
+});
+// ---- end audit log filters ----
 
 export const systemRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const open = access('open', openReads);
@@ -42,12 +61,13 @@ export const systemRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { ap
   app.get('/api/audit', {
     config: read.config,
     schema: {
-      summary: 'Audit log (newest first)', tags: ['system'], security: read.security,
-      querystring: z.object({ limit: z.string().optional().describe('max entries: a positive integer, default 100, at most 1000') }),
+      summary: 'Audit log (newest first), narrowed by user, action and time range', tags: ['system'], security: read.security,
+      querystring: auditQuery,
       response: { 200: s.audit, ...read.errors(400, 503) },
     },
   }, (req) => {
-    const { limit } = req.query;
-    return api.audit(limit === undefined ? 100 : Math.min(intParam(limit, 'limit'), 1000));
+    const { limit, user, action, from, to } = req.query;
+    if (from !== undefined && to !== undefined && from > to) throw new HttpError(400, `audit filter: "from" (${new Date(from).toISOString()}) is after "to" (${new Date(to).toISOString()}); swap them`);
+    return api.audit({ limit: limit === undefined ? 100 : Math.min(intParam(limit, 'limit'), 1000), user, action, from, to });
   });
 };

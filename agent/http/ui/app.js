@@ -5,8 +5,10 @@ import { history } from './history.js';
 import { live } from './live.js';
 import { overview } from './overview.js';
 import { products } from './products.js';
+import { audit } from './audit.js';
 
 const pages = { overview, live, products, history, health };
+pages.audit = audit; // logins and roles: the audit log page
 let pageToken = 0;
 
 async function route() {

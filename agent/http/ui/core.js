@@ -16,13 +16,97 @@ export function toast(text, error = false) {
 
 export async function api(method, url, body, contentType) {
   const headers = {};
-  if (method !== 'GET' && tokenBox.value) headers.authorization = `Bearer ${tokenBox.value}`;
+  // With logins the session cookie goes along by itself; the token box is for agents without http.users.
+  if (method !== 'GET' && tokenBox.value && !session.loginsEnabled) headers.authorization = `Bearer ${tokenBox.value}`;
   if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
+  if (inPageTimer) headers['x-background'] = '1'; // a refresh by the page itself: it does not keep a login alive
   const res = await fetch(url, { method, headers, body: body === undefined ? undefined : contentType ? body : JSON.stringify(body) });
   const data = res.headers.get('content-type')?.includes('json') ? await res.json() : null;
+  if (res.status === 401 && session.loginsEnabled && session.user) {
+    session.user = null; // the session ended (idle timeout, restart): ask for a login again
+    showSession();
+  }
   if (!res.ok) throw new Error(data?.error ?? `${method} ${url}: HTTP ${res.status}`);
   return data;
 }
+
+// ---- logins and roles ----
+/** Who is logged in (GET /auth/session); without http.users logins are off and the token box decides. */
+export const session = { loginsEnabled: false, user: null, idleTimeoutMin: 30 };
+const RANK = { viewer: 0, operator: 1, engineer: 2 };
+/** Whether the logged-in role may do what needs `role` (always true without logins: the token decides). */
+export const may = (role) => !session.loginsEnabled || (session.user !== null && RANK[session.user.role] >= RANK[role]);
+
+// Controls that change things, by the role they need (the server refuses them anyway; this saves a useless click).
+const CONTROLS = {
+  engineer: ['#create input', '#create button', '[data-act=threshold]', '[data-act=delete]', '[data-del]', '[data-restore]', '[data-tw=set]', '[data-tw=calibrated]', '[data-region-act=save]'],
+  operator: ['[data-act=activate]', '[data-cap=freeze]', '[data-cap=picture]', '[data-cap=upload]', '[data-keep]', '[data-discard]', '#keep-as-shot', '[data-reset]', '[data-trigger]'],
+};
+function lockControls() {
+  if (!session.loginsEnabled) return;
+  for (const [role, selectors] of Object.entries(CONTROLS)) {
+    if (may(role)) continue;
+    // Marked, not disabled: a click still asks the server, whose refusal says in words why and whom to ask.
+    document.querySelectorAll(selectors.join(',')).forEach((el) => {
+      if (el.dataset.roleLocked) return;
+      el.dataset.roleLocked = role;
+      el.setAttribute('aria-disabled', 'true');
+      el.title = `needs the ${role} role (you are ${session.user ? session.user.role : 'not logged in'})`;
+    });
+  }
+}
+new MutationObserver(lockControls).observe(document.body, { childList: true, subtree: true });
+
+const who = $('#who');
+function showSession() {
+  tokenBox.closest('label').hidden = session.loginsEnabled;
+  who.hidden = !session.loginsEnabled;
+  if (!session.loginsEnabled) return;
+  who.innerHTML = session.user
+    ? `<span data-user>${esc(session.user.name)}</span> · <span data-role>${esc(session.user.role)}</span> <button type="button" data-logout>Log out</button>`
+    : '<button type="button" data-login>Log in</button>';
+  if (session.user) $('[data-logout]', who).onclick = async () => { await api('POST', '/auth/logout'); session.user = null; showSession(); rerender(); };
+  else {
+    $('[data-login]', who).onclick = showLogin;
+    showLogin();
+  }
+}
+
+/** The login form, over the page (reads stay visible behind it where the agent allows them). */
+function showLogin() {
+  if ($('#login')) return;
+  const back = document.createElement('div');
+  back.className = 'dialog-back';
+  back.id = 'login';
+  back.innerHTML = `<form class="dialog login" aria-label="Log in"><h3>Log in</h3>
+    <label>User <input name="name" autocomplete="username" required maxlength="64"></label>
+    <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+    <div class="error" data-login-error></div>
+    <div class="dialog-buttons"><button type="button" data-dialog="cancel">Not now</button> <button class="primary" type="submit">Log in</button></div></form>`;
+  $('[data-dialog=cancel]', back).onclick = () => back.remove();
+  $('form', back).onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      const r = await api('POST', '/auth/login', { name: f.get('name'), password: f.get('password') });
+      Object.assign(session, r);
+      back.remove();
+      showSession();
+      rerender();
+    } catch (err) {
+      $('[data-login-error]', back).textContent = err.message;
+      $('input[name=password]', back).value = '';
+    }
+  };
+  document.body.append(back);
+  $('input[name=name]', back).focus();
+}
+
+try {
+  Object.assign(session, await (await fetch('/auth/session')).json());
+} catch { /* an agent without /auth/session: token box as before */ }
+showSession();
+// ---- end logins and roles ----
 
 // Outcome names, NO_VERDICT reasons, verdict codes (adapters/protocol.ts protocolForUi()): set by banner() from
 // GET /api/info, which every page awaits before it renders.
@@ -38,9 +122,16 @@ export async function banner() {
 
 // One refresh timer for the page on screen; the router stops it when the page changes.
 let pageTimer = null;
+let inPageTimer = false;
 export function every(ms, fn) {
   clearInterval(pageTimer);
-  pageTimer = setInterval(() => Promise.resolve(fn()).catch((e) => toast(e.message, true)), ms);
+  pageTimer = setInterval(() => {
+    // api() calls made as the tick starts are marked as background refreshes (x-background).
+    inPageTimer = true;
+    let run;
+    try { run = Promise.resolve(fn()); } catch (e) { run = Promise.reject(e); } finally { inPageTimer = false; }
+    run.catch((e) => toast(e.message, true));
+  }, ms);
 }
 export function stopPageTimer() {
   clearInterval(pageTimer);

@@ -79,6 +79,10 @@ export async function activate(product, stationId, advice) {
   const post = (ack) => api('POST', `/api/stations/${encodeURIComponent(stationId)}/activate`, ack ? { productId: product.id, acknowledgeFlaggedShots: true } : { productId: product.id });
   const ask = (why) => confirmDialog(`Activate ${product.name} with flagged shots?`, `<p class="bad">${esc(why)}</p><p>Parts on ${esc(stationId)} will be judged against these shots.</p>`, 'Activate anyway');
   if (advice?.flagged.length && !(await ask(`Shot${advice.flagged.length > 1 ? 's' : ''} #${advice.flagged.join(', #')} look${advice.flagged.length > 1 ? '' : 's'} unlike the other good shots.`))) return null;
+  // A changeover away from another running product asks first (logins and roles).
+  const running = advice?.flagged.length ? null : (await api('GET', '/api/stations')).find((s) => s.id === stationId)?.reference;
+  if (running?.productId && running.productId !== product.id && !(await confirmDialog(`Activate ${product.name} on ${stationId}?`,
+    `<p>${esc(stationId)} now runs ${esc(running.productName)}; from the next part on it judges against ${esc(product.name)} (${product.shotCount} shot${product.shotCount === 1 ? '' : 's'}).</p>`, 'Activate'))) return null;
   try {
     return await post(Boolean(advice?.flagged.length));
   } catch (err) {
