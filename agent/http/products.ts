@@ -44,7 +44,8 @@ async function waitForFrame(st: StationPort, ms: number): Promise<void> {
 
 export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const engineer = access('engineer', openReads);
+  const operator = access('operator', openReads);
   const tags = ['products'];
 
   app.get('/api/products', {
@@ -53,8 +54,8 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   }, () => api.products());
 
   app.post('/api/products', {
-    config: write.config,
-    schema: { summary: 'Create a product', tags, security: write.security, body: productCreate, response: { 201: s.product, ...write.errors(400, 409, 503) } },
+    config: engineer.config,
+    schema: { summary: 'Create a product', tags, security: engineer.security, body: productCreate, response: { 201: s.product, ...engineer.errors(400, 409, 503) } },
   }, (req, reply) => {
     const { body } = req;
     reply.code(201).send(api.createProduct({ name: body.name, ...(body.recipeId === undefined ? {} : { recipeId: body.recipeId }), threshold: body.threshold ?? null }, actor(req)));
@@ -66,8 +67,8 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   }, (req) => api.product(intParam(req.params.id, 'product id')));
 
   app.patch('/api/products/:id', {
-    config: write.config,
-    schema: { summary: 'Rename or set/clear the threshold override', tags, security: write.security, params: productParams, body: productPatch, response: { 200: s.product, ...write.errors(400, 404, 409, 503) } },
+    config: engineer.config,
+    schema: { summary: 'Rename or set/clear the threshold override', tags, security: engineer.security, params: productParams, body: productPatch, response: { 200: s.product, ...engineer.errors(400, 404, 409, 503) } },
   }, async (req) => {
     const id = intParam(req.params.id, 'product id');
     const patch = req.body;
@@ -75,8 +76,8 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.delete('/api/products/:id', {
-    config: write.config,
-    schema: { summary: 'Delete a product (not while active)', tags, security: write.security, params: productParams, response: { 200: s.deleted, ...write.errors(400, 404, 409, 503) } },
+    config: engineer.config,
+    schema: { summary: 'Delete a product (not while active)', tags, security: engineer.security, params: productParams, response: { 200: s.deleted, ...engineer.errors(400, 404, 409, 503) } },
   }, (req) => {
     api.deleteProduct(intParam(req.params.id, 'product id'), actor(req));
     return { deleted: true as const };
@@ -88,11 +89,11 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   }, (req) => api.shots(intParam(req.params.id, 'product id')));
 
   app.post('/api/products/:id/shots', {
-    config: write.config,
+    config: operator.config,
     schema: {
-      summary: 'Upload a normal shot (raw image bytes)', tags, security: write.security, params: productParams,
+      summary: 'Upload a normal shot (raw image bytes)', tags, security: operator.security, params: productParams,
       body: binary('the image file: PNG, JPEG, BMP or TIFF'), consumes: IMAGE_TYPES,
-      response: { 201: s.shotAdded, ...write.errors(400, 404, 413, 415, 503) },
+      response: { 201: s.shotAdded, ...operator.errors(400, 404, 413, 415, 503) },
     },
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
@@ -103,10 +104,10 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.post('/api/products/:id/shots/capture', {
-    config: write.config,
+    config: operator.config,
     schema: {
-      summary: "Capture a normal shot from a station's live camera", tags, security: write.security, params: productParams, body: captureBody,
-      response: { 201: s.shotAdded, ...write.errors(400, 404, 409, 503) },
+      summary: "Capture a normal shot from a station's live camera", tags, security: operator.security, params: productParams, body: captureBody,
+      response: { 201: s.shotAdded, ...operator.errors(400, 404, 409, 503) },
     },
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
@@ -133,8 +134,8 @@ export const productRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   });
 
   app.delete('/api/shots/:id', {
-    config: write.config,
-    schema: { summary: "Delete a shot (the product's reference is rebuilt)", tags, security: write.security, params: shotParams, response: { 200: s.deleted, ...write.errors(400, 404, 503) } },
+    config: engineer.config,
+    schema: { summary: "Delete a shot (the product's reference is rebuilt)", tags, security: engineer.security, params: shotParams, response: { 200: s.deleted, ...engineer.errors(400, 404, 503) } },
   }, async (req) => {
     await api.deleteShot(intParam(req.params.id, 'shot id'), actor(req));
     return { deleted: true as const };
