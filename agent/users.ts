@@ -19,7 +19,7 @@ export const mayAct = (role: Role, needed: Role) => RANK[role] >= RANK[needed];
 
 export type LoginResult =
   | { ok: true; user: { name: string; role: Role } }
-  | { ok: false; reason: 'wrong'; }
+  | { ok: false; reason: 'wrong' }
   | { ok: false; reason: 'throttled'; retryAfterS: number };
 
 export interface UserDirectory {
