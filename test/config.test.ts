@@ -126,7 +126,7 @@ test('--validate-config never prints a secret: bad password, mistyped password k
     `${file}:7: opcua.users[0]: give exactly one of passwordHash or password (value: ***)`,
     `${file}:8: opcua.users[1].pasword: unknown key; expected one of: username, passwordHash, password, role (value: ***)`,
     `${file}:8: opcua.users[1]: give exactly one of passwordHash or password (value: ***)`,
-    `${file}:9: opcuaa: unknown key; expected one of: agent, model, cameras, store, http, opcua, mqtt, faults (value: ***)`,
+    `${file}:9: opcuaa: unknown key; expected one of: agent, model, cameras, store, http, opcua, mqtt, faults, shifts (value: ***)`,
     `${file}:12: http.token: at least 8 characters (value: ***)`,
     `${file}:13: http.tokn: unknown key; expected one of: host, port, token, tokenEnv, openReads, maxUploadMb, maxUploadPixels, publicUrl, users, session (value: ***)`,
   ]) t.true(lines.includes(want), `missing: ${want}\n${err.stderr}`);

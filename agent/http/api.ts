@@ -160,7 +160,8 @@ export interface AgentApi {
   /** Prometheus exposition text (statuses are published first, so the gauges are current). */
   metrics(): Promise<{ contentType: string; text: string }>;
   counters(): Record<string, StationCounts>;
-  audit(limit: number): AuditEntry[];
+  /** Newest first; user, action (or its area) and a time range narrow it (agent/store/audit.ts AuditFilter). */
+  audit(filter: { limit: number; user?: string; action?: string; from?: number; to?: number }): AuditEntry[];
 
   stationIds(): string[];
   station(id: string): StationPort | undefined;
@@ -203,6 +204,24 @@ export interface AgentApi {
 
   // ---- line overview and shift counters (agent/http/overview.ts, built by agent/overview.ts) ----
   overview: OverviewPort;
+
+  // ---- inspection regions (agent/http/regions.ts, built by agent/regions.ts) ----
+  regions: RegionPort;
+}
+
+// ---- inspection regions ----
+export interface RegionView {
+  productId: number;
+  referenceSet: number;
+  region: { roi: { x: number; y: number; width: number; height: number } | null; ignore: [number, number][][]; minAreaPx: number | null } | null;
+  checkedAgainst: { source: string; width: number; height: number }[];
+}
+
+export interface RegionPort {
+  get(productId: number): RegionView;
+  /** Checks the region against the product's frame sizes (400 naming the problem, nothing stored), stores it as a new
+   *  reference set and rebuilds the product's reference where it is active. */
+  put(productId: number, region: { roi?: { x: number; y: number; width: number; height: number } | null; ignore?: [number, number][][]; minAreaPx?: number | null; stationId?: string }, actor: string): Promise<RegionView>;
 }
 
 // ---- guided shot capture, shot-quality advice, reference sets (their views in shot-views.ts) ----

@@ -3,15 +3,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { access, actor, idParams, intParam, type AreaOptions } from './common.ts';
 import * as s from './schemas.ts';
+import { region } from './regions.ts';
 
 export const referenceSet = z.object({
   productId: z.number().int(),
   version: z.number().int().describe('1, 2, … per product; every change of its shots makes the next one'),
-  action: z.enum(['add', 'delete', 'restore', 'migrated']).describe('what made this set'),
+  action: z.enum(['add', 'delete', 'restore', 'migrated', 'region']).describe('what made this set (region: its inspection region changed)'),
   detail: z.string(),
   createdBy: z.string(),
   createdAt: z.number().int().describe('epoch ms'),
   shotIds: z.array(z.number().int()).describe('the shots of this set, ascending'),
+  region: region.nullable().describe('the inspection region of this set (null: whole frame); restoring the set restores it'),
   current: z.boolean().describe('the set the product is judged with now'),
 });
 
@@ -24,7 +26,8 @@ const keepBody = z.strictObject({ productId: z.number().int().positive().optiona
 
 export const referenceSetRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { api, openReads }) => {
   const read = access('read', openReads);
-  const write = access('write', openReads);
+  const engineer = access('engineer', openReads);
+  const operator = access('operator', openReads);
   const tags = ['products'];
 
   app.get('/api/products/:id/reference-sets', {
@@ -33,10 +36,10 @@ export const referenceSetRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app
   }, (req) => api.referenceSets.list(intParam(req.params.id, 'product id')));
 
   app.post('/api/products/:id/reference-sets/:version/restore', {
-    config: write.config,
+    config: engineer.config,
     schema: {
       summary: "Restore an earlier reference set: its shots become the product's shots again (as a new set); stations running the product follow",
-      tags, security: write.security, params: setParams, body: z.strictObject({}).nullish().describe('no fields'), response: { 201: z.object({ referenceSet, shots: s.shotList }), ...write.errors(400, 404, 409, 503) },
+      tags, security: engineer.security, params: setParams, body: z.strictObject({}).nullish().describe('no fields'), response: { 201: z.object({ referenceSet, shots: s.shotList }), ...engineer.errors(400, 404, 409, 503) },
     },
   }, async (req, reply) => {
     const id = intParam(req.params.id, 'product id');
@@ -45,10 +48,10 @@ export const referenceSetRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app
   });
 
   app.post('/api/results/:id/keep-as-shot', {
-    config: write.config,
+    config: operator.config,
     schema: {
-      summary: "False reject: the result's stored frame becomes a good shot (a new reference set)", tags, security: write.security,
-      params: resultParams, body: keepBody, response: { 201: keptShot, ...write.errors(400, 404, 409, 503) },
+      summary: "False reject: the result's stored frame becomes a good shot (a new reference set)", tags, security: operator.security,
+      params: resultParams, body: keepBody, response: { 201: keptShot, ...operator.errors(400, 404, 409, 503) },
     },
   }, async (req, reply) => {
     const kept = await api.referenceSets.keepResultAsShot(req.params.id, req.body?.productId, actor(req));

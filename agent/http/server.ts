@@ -10,7 +10,10 @@ import { ImageError } from '../../models/errors.ts';
 import { UnavailableError } from '../pipeline/ports.ts';
 import { StoreError } from '../store/store.ts';
 import type { AgentApi } from './api.ts';
-import { HttpError, isBinary, type Access } from './common.ts';
+import { HttpError, isBinary, neededRole, type Access } from './common.ts';
+// ---- logins and roles ----
+import { mayAct } from '../users.ts';
+import { crossSiteRefusal, loginRoutes, registerLogins, roleRefusal, SESSION_COOKIE, type LoginOptions } from './auth.ts';
 import { evidenceRoutes } from './evidence.ts';
 import { productRoutes } from './products.ts';
 import { resultRoutes } from './results.ts';
@@ -26,6 +29,8 @@ import { referenceSetRoutes } from './reference-sets.ts';
 import { shotAdviceRoutes } from './shot-advice.ts';
 // ---- line overview and shift counters ----
 import { overviewRoutes } from './overview.ts';
+// ---- inspection regions ----
+import { regionRoutes } from './regions.ts';
 
 export { HttpError } from './common.ts';
 
@@ -34,6 +39,8 @@ export interface HttpOptions {
   port: number;
   openReads: boolean;
   maxUploadBytes: number;
+  /** Browser logins with roles (http.users, http.session); without users, the token alone guards writes. */
+  logins?: LoginOptions;
 }
 
 export interface HttpHandle {
@@ -66,13 +73,30 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
     return reply.code(500).send({ error: `internal error: ${err.message}` });
   });
 
+  // ---- logins and roles ----
+  const auth = await registerLogins(app, opts.logins ?? { users: [], session: { idleTimeoutMin: 30, cookieSecure: false } });
   // Every route gets the guard; it reads the route's access level when a request comes (see common.ts `access`).
   const guard = async (req: FastifyRequest) => {
     const level: Access = req.routeOptions.config.access ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
-    if (level === 'open' || (level === 'read' && opts.openReads)) return;
+    if (level === 'open') return;
     const token = api.token();
-    if (level === 'write' && token === undefined) throw new HttpError(403, 'writes are disabled: set http.token in the config to allow them');
-    if (token === undefined || req.headers.authorization !== `Bearer ${token}`) throw new HttpError(401, `${level === 'write' ? 'writes' : 'reads'} need the header "Authorization: Bearer <http.token>"`);
+    const found = await auth.identify(req, token);
+    req.caller = typeof found === 'object' ? found : null;
+    if (level === 'read' && opts.openReads) return;
+    const needed = neededRole(level);
+    const caller = req.caller;
+    if (!caller) {
+      if (needed && token === undefined && !auth.directory.enabled) throw new HttpError(403, 'writes are disabled: set http.token (or http.users) in the config to allow them');
+      const what = needed ? 'writes' : 'reads';
+      if (found === 'expired') throw new HttpError(401, `your session ended after ${auth.idleMs / 60_000} min without activity; log in again`);
+      throw new HttpError(401, auth.directory.enabled ? `${what} need a login (sign in on the UI) or the header "Authorization: Bearer <http.token>"` : `${what} need the header "Authorization: Bearer <http.token>"`);
+    }
+    if (!needed) return;
+    if (!mayAct(caller.role, needed)) throw new HttpError(403, roleRefusal(req, caller, needed));
+    if (caller.via === 'session') {
+      const refusal = crossSiteRefusal(req);
+      if (refusal) throw new HttpError(403, refusal);
+    }
   };
   app.addHook('onRoute', (route) => {
     const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
@@ -83,7 +107,7 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
     openapi: {
       openapi: '3.1.0',
       info: { title: 'adaptclip-edge agent API', version: api.info().version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
     },
     transform: jsonSchemaTransform,
   });
@@ -97,6 +121,7 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
 
   const areas = { api, openReads: opts.openReads };
   await app.register(uiRoutes);
+  await app.register(loginRoutes, { auth, openReads: opts.openReads });
   await app.register(systemRoutes, areas);
   await app.register(stationRoutes, areas);
   await app.register(productRoutes, areas);
@@ -110,6 +135,7 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
   await app.register(thresholdRoutes, areas);
   // ---- line overview and shift counters ----
   await app.register(overviewRoutes, areas);
+  await app.register(regionRoutes, areas);
 
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

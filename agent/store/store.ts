@@ -1,7 +1,7 @@
 // The agent's single-writer store. Every write goes through this object on the main thread, so SQLite sees one writer.
 // A facade over one module per area; it owns every table (the adapters' included, see migrations.ts) and imports
 // nothing from adapters/: its rows are its own types.
-import { auditWriter, readAuditLog, type AuditEntry, type AuditWriter } from './audit.ts';
+import { auditWriter, readAuditLog, type AuditEntry, type AuditFilter, type AuditWriter } from './audit.ts';
 import { openDatabase, type Db, type OpenOptions } from './db.ts';
 import { FramesInFlight, type InFlightFrame } from './frames-in-flight.ts';
 import { Products, type LooResult, type Product, type Shot } from './products.ts';
@@ -19,12 +19,16 @@ import { Stations, type StationRow } from './stations.ts';
 import { recentScores, type ProductScores } from './scores.ts';
 export type { ProductScores, ScoredResult } from './scores.ts';
 
+// ---- inspection regions ----
+import { Regions, type RegionRow } from './regions.ts';
+export type { RegionRow } from './regions.ts';
+
 // ---- shift counters ----
 import { Shifts, type ShiftCounts, type ShiftHook, type ShiftStartRow, type ShiftCause } from './shifts.ts';
 export type { ShiftCause, ShiftCounts, ShiftHook, ShiftStartRow } from './shifts.ts';
 
 export { StoreError } from './errors.ts';
-export type { AuditEntry, InFlightFrame, Product, RecordedResult, ResultFilter, ResultHook, ResultInput, ResultRow, RetentionPolicy, Shot, StationRow };
+export type { AuditEntry, AuditFilter, InFlightFrame, Product, RecordedResult, ResultFilter, ResultHook, ResultInput, ResultRow, RetentionPolicy, Shot, StationRow };
 export type { ResultOutcome } from './results.ts';
 export type { LooResult } from './products.ts';
 export type { ReferenceSet, ReferenceSetAction } from './reference-sets.ts';
@@ -42,6 +46,7 @@ export class Store {
   private readonly retention: Retention;
   private readonly images: ResultImages;
   private readonly shifts: Shifts;
+  private readonly regions: Regions;
 
   constructor(readonly file: string, opts: OpenOptions = {}) {
     this.db = openDatabase(file, opts);
@@ -53,6 +58,7 @@ export class Store {
     this.results = new Results(this.db, { nextResultSeq: (id) => this.stations.nextResultSeq(id), settleFrame: (id) => this.frames.settle(id), images: this.images });
     this.retention = new Retention(this.db, file, this.images);
     this.shifts = new Shifts(this.db, this.writeAudit);
+    this.regions = new Regions(this.db, this.writeAudit, this.products);
   }
 
   close(): void {
@@ -70,8 +76,8 @@ export class Store {
     this.writeAudit(actor, action, detail);
   }
 
-  auditLog(limit = 100): AuditEntry[] {
-    return readAuditLog(this.db, limit);
+  auditLog(filter: number | AuditFilter = 100): AuditEntry[] {
+    return readAuditLog(this.db, typeof filter === 'number' ? { limit: filter } : filter);
   }
 
   // ---- products, shots, shot features ----
@@ -87,8 +93,9 @@ export class Store {
   listShots(productId: number): Shot[] { return this.products.listShots(productId); }
   shotPng(id: number): Buffer | undefined { return this.products.shotPng(id); }
   deleteShot(id: number, actor: string): Shot { return this.products.deleteShot(id, actor); }
-  shotFeatures(shotId: number, packSha: string): { features: Buffer; looScore: number | null } | undefined { return this.products.shotFeatures(shotId, packSha); }
-  putShotFeatures(shotId: number, packSha: string, features: Buffer): void { this.products.putShotFeatures(shotId, packSha, features); }
+  /** `roi`: the crop's key (models/regions.ts roiKey), '' = whole frame; features of another crop are not returned. */
+  shotFeatures(shotId: number, packSha: string, roi = ''): { features: Buffer; looScore: number | null } | undefined { return this.products.shotFeatures(shotId, packSha, roi); }
+  putShotFeatures(shotId: number, packSha: string, features: Buffer, roi = ''): void { this.products.putShotFeatures(shotId, packSha, features, roi); }
   /** Features cached for other packs are dead weight once the pack changed. */
   dropFeaturesExcept(packSha: string): number { return this.products.dropFeaturesExcept(packSha); }
 
@@ -102,6 +109,12 @@ export class Store {
   isShotRetired(id: number): boolean { return this.products.isRetired(id); }
   looResult(shotId: number, packSha: string): LooResult | undefined { return this.products.looResult(shotId, packSha); }
   setLooResults(packSha: string, results: Map<number, LooResult>): void { this.products.setLooResults(packSha, results); }
+
+  // ---- inspection regions (stored with the reference sets) ----
+  /** The product's current region; null = the whole frame. */
+  productRegion(productId: number): RegionRow | null { return this.regions.get(productId); }
+  /** A new reference set with `region` (null: whole frame), audited; the caller checked it. */
+  putProductRegion(productId: number, region: RegionRow | null, actor: string): ReferenceSet { return this.regions.put(productId, region, actor); }
 
   // ---- stations and changeover ----
   ensureStation(id: string): StationRow { return this.stations.ensure(id); }

@@ -1,7 +1,7 @@
 // Products: recipes, their normal shots (with the shot-quality advice), guided capture, reference sets, activation.
 import { $, esc, toast, api, banner, rerender } from './core.js';
 import { mountCapture } from './capture.js';
-import { activate, adviceHtml, setsHtml, shotsHtml, wireSets, wireShots } from './shot-quality.js';
+import { activate, adviceHtml, confirmDialog, setsHtml, shotsHtml, wireSets, wireShots } from './shot-quality.js';
 
 export async function products(page, current) {
   const [info, list, stations] = await Promise.all([banner(), api('GET', '/api/products'), api('GET', '/api/stations')]);
@@ -69,7 +69,7 @@ async function renderProduct(card, p, stations) {
     const shotsEl = $('[data-shots]', card);
     shotsEl.innerHTML = shotsHtml(shots, advice);
     wireShots(shotsEl);
-    shotsEl.querySelectorAll('[data-del]').forEach((b) => (b.onclick = () => act(() => api('DELETE', `/api/shots/${b.dataset.del}`), () => 'shot deleted (retired: earlier reference sets keep it)')));
+    shotsEl.querySelectorAll('[data-del]').forEach((b) => (b.onclick = () => act(async () => (await confirmDialog(`Delete shot #${b.dataset.del} of ${product.name}?`, `<p>The reference is rebuilt without it${product.activeOn.length ? `; ${esc(product.activeOn.join(', '))} switch${product.activeOn.length > 1 ? '' : 'es'} to it now` : ''}. Earlier reference sets keep the shot (restore brings it back).</p>`, 'Delete shot')) ? api('DELETE', `/api/shots/${b.dataset.del}`) : null, () => 'shot deleted (retired: earlier reference sets keep it)')));
     const setsEl = $('[data-sets]', card);
     const open = $('details', setsEl)?.open;
     setsEl.innerHTML = setsHtml(sets);
@@ -88,12 +88,13 @@ async function renderProduct(card, p, stations) {
   await refresh();
   const capture = mountCapture($('[data-capture]', card), { product: p, station, stationInfo: (id) => stations.find((s) => s.id === id), onKept: refresh });
   $('select[name=station]', card).onchange = () => capture.stationChanged();
+  import('./region.js').then((m) => m.mountRegion(card, { product: p, station })).catch((err) => toast(err.message, true)); // ---- inspection region editor (agent/http/ui/region.js) ----
   $('[data-act=activate]', card).onclick = () => act(() => activate(product, station(), advice), (r) => `${product.name} active on ${r.stationId}: ${r.mode}, ref v${r.referenceVersion}, ${r.ms.toFixed(1)} ms`);
   $('[data-act=threshold]', card).onclick = () => {
     const v = $('input[name=threshold]', card).value;
     act(() => api('PATCH', `/api/products/${p.id}`, { threshold: v === '' ? null : Number(v) }), () => 'threshold saved');
   };
-  $('[data-act=delete]', card).onclick = () => act(() => api('DELETE', `/api/products/${p.id}`), () => 'deleted').then(() => rerender());
+  $('[data-act=delete]', card).onclick = () => act(async () => (await confirmDialog(`Delete product ${product.name} and its ${product.shotCount} shot${product.shotCount === 1 ? '' : 's'}?`, `<p>Stations using it: ${product.activeOn.length ? esc(product.activeOn.join(', ')) : 'none'}. This cannot be undone.</p>`, 'Delete product')) ? api('DELETE', `/api/products/${p.id}`) : null, () => 'deleted').then(() => rerender());
   // The threshold workbench (agent/http/ui/threshold.js, another module) mounts itself here when it exists.
   import('./threshold.js').then((m) => m.mountThresholdWorkbench?.($('[data-threshold-workbench]', card), p)).catch(() => {});
 }
