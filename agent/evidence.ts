@@ -1,5 +1,6 @@
 // Evidence behind every verdict (the HTTP EvidencePort): the stored frame, an overlay drawn again from the stored frame
 // and anomaly map, one result's detail, the recent rejects of a station, and the results as CSV rows.
+import type { InspectionRegion } from '../models/regions.ts';
 import sharp from 'sharp';
 import { judgeFrame, overlayPng } from '../models/verdict.ts';
 import type { EvidencePort, ImageAnswer, RejectItem, ResultDetail } from './http/api.ts';
@@ -39,13 +40,18 @@ export function createEvidence(deps: EvidenceDeps): EvidencePort {
       const ev = store.resultEvidence(id);
       if (!ev?.frame) return frameMissing(id, ev?.info.frame === 'pruned' ? 'pruned' : 'none');
       if (!ev.map) return { status: 404, missing: `result ${id} has no anomaly map (${row.outcome === 'NO_VERDICT' ? 'a NO_VERDICT was never inspected' : 'removed by retention'}); its frame is at /api/results/${id}/frame.jpg` };
-      const frame = await sharp(ev.frame.jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const region = (ev.region ?? null) as InspectionRegion | null;
+      // A region is in the camera frame's pixels: the stored (possibly scaled-down) frame is brought back to that size.
+      const size = region ? { width: row.width, height: row.height } : null;
+      const decoded = sharp(ev.frame.jpeg).removeAlpha();
+      const frame = await (size ? decoded.resize(size.width, size.height, { fit: 'fill' }) : decoded).raw().toBuffer({ resolveWithObject: true });
       const grey = await sharp(ev.map.png).extractChannel(0).raw().toBuffer();
       const map = new Float32Array(grey.length);
       for (let i = 0; i < grey.length; i++) map[i] = grey[i]! / 255;
-      // Judged again at the stored frame's size, so the outlines match the picture (same score and threshold as stored).
-      const judged = judgeFrame(row.score, map, ev.map.size, { width: frame.info.width, height: frame.info.height }, { threshold: row.threshold });
-      return { bytes: await overlayPng({ data: frame.data, width: frame.info.width, height: frame.info.height }, judged) };
+      // Judged again at the picture's size, so the outlines match it; the map covers the region it was made with, and
+      // ignore areas and the minimum area apply as they did live (same score and threshold as stored).
+      const judged = judgeFrame(row.score, map, ev.map.size, { width: frame.info.width, height: frame.info.height }, { threshold: row.threshold, ...(region ? { region } : {}) });
+      return { bytes: await overlayPng({ data: frame.data, width: frame.info.width, height: frame.info.height }, judged, region ? { region } : {}) };
     },
 
     detail: (id) => {

@@ -43,7 +43,7 @@ export function adviseShots(shots: readonly AdviceInput[], threshold: ThresholdC
 }
 
 export interface ShotAdviceDeps {
-  store: Pick<Store, 'requireProduct' | 'getShot' | 'shotPng' | 'isShotRetired'>;
+  store: Pick<Store, 'requireProduct' | 'getShot' | 'shotPng' | 'isShotRetired' | 'productRegion'>;
   changeover: { shotReview(productId: number): Promise<{ threshold: ThresholdChoice; referenceSet: number; shots: ShotReview[] }> };
 }
 
@@ -71,8 +71,10 @@ export function createShotAdvice(deps: ShotAdviceDeps): ShotAdvicePort {
       const mine = review.shots.find((s) => s.shotId === shotId);
       if (!mine?.map) throw new HttpError(409, `shot ${shotId} has no leave-one-out map: that needs at least 2 shots of the product`);
       const img = await decodeImage(deps.store.shotPng(shotId)!);
-      const verdict = judgeFrame(mine.looScore ?? 0, mine.map, mine.mapSize, img, { threshold: review.threshold.threshold });
-      return overlayPng(img, verdict);
+      // The shot was judged cropped to the product's region, like a live frame: its map covers that region.
+      const region = deps.store.productRegion(shot.productId) ?? undefined;
+      const verdict = judgeFrame(mine.looScore ?? 0, mine.map, mine.mapSize, img, { threshold: review.threshold.threshold, ...(region ? { region } : {}) });
+      return overlayPng(img, verdict, region ? { region } : {});
     },
     checkActivation: async (productId, acknowledged) => {
       if (productId === null || acknowledged) return;

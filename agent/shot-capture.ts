@@ -90,14 +90,17 @@ export function createShotCapture(deps: ShotCaptureDeps): CapturePort & { readon
       held.requireRoom(); // before the inference: a refusal costs nothing
       // The PNG is what a kept shot is judged from, so the candidate is judged from it too.
       const j = await deps.changeover.judgeImage(productId, image.png);
-      const verdict = judgeFrame(j.inference.score, j.inference.map, j.inference.size, image, { threshold: j.threshold.threshold });
-      const overlay = await overlayPng({ width: image.width, height: image.height, data: image.rgb }, verdict);
+      // Judged as a live frame of the product would be: the map covers its region, ignore areas and min-area apply.
+      const region = j.region ?? undefined;
+      const fusion = region && j.inference.branches ? { fusion: { mode: j.inference.mode, branches: j.inference.branches } } : {};
+      const verdict = judgeFrame(j.inference.score, j.inference.map, j.inference.size, image, { threshold: j.threshold.threshold, ...(region ? { region } : {}), ...fusion });
+      const overlay = await overlayPng({ width: image.width, height: image.height, data: image.rgb }, verdict, region ? { region } : {});
       const mode = j.shots ? 'few-shot' as const : 'zero-shot' as const;
       return held.add({
         productId, source: image.source, width: image.width, height: image.height, mode, shots: j.shots, referenceSet: j.referenceSet,
-        score: j.inference.score, threshold: j.threshold.threshold, thresholdSource: j.threshold.source, verdict: verdict.verdict,
+        score: verdict.score, threshold: j.threshold.threshold, thresholdSource: j.threshold.source, verdict: verdict.verdict,
         defects: { count: verdict.defects.count, areaPct: verdict.defects.areaPct },
-        summary: candidateSummary({ score: j.inference.score, threshold: j.threshold.threshold, mode, shots: j.shots, regions: verdict.defects.count }),
+        summary: candidateSummary({ score: verdict.score, threshold: j.threshold.threshold, mode, shots: j.shots, regions: verdict.defects.count }),
       }, image.png, overlay);
     },
     candidates: (productId) => {

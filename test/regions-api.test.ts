@@ -82,6 +82,23 @@ test.serial('live: the region crops the frame, ignore areas hold no defect, feat
   t.is(at(80, 50), 0, 'in the ignore band');
   t.is(at(30, 50), 255, 'inspected');
   t.is(at(120, 50), 255, 'inspected');
+  // The kept evidence is drawn with the region it was judged with: heat only where inspected (the map covers the
+  // region, not the frame), the outside dimmed, never the map stretched over the whole frame.
+  const overlay = await fetch(`${h.url}/api/results/${row.resultId}/overlay.png`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+  t.is(overlay.status, 200);
+  const o = await sharp(Buffer.from(await overlay.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+  t.deepEqual([o.info.width, o.info.height], [160, 120]);
+  // Not inspected = dimmed and hatched with grey-160 lines: present left of the region, absent inside it.
+  const hatched = (x0: number, x1: number, y0: number, y1: number) => {
+    let n = 0;
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
+      const i = (y * o.info.width + x) * o.info.channels;
+      if (o.data[i] === 160 && o.data[i + 1] === 160 && o.data[i + 2] === 160) n++;
+    }
+    return n;
+  };
+  t.true(hatched(0, 16, 40, 70) > 10, 'outside the region hatched');
+  t.is(hatched(26, 56, 30, 60), 0, 'inside the region (outside the ignore band) not hatched');
   // Shot features were computed for this crop.
   const sha = h.daemon.changeover['detector']().packSha as string;
   for (const s of h.daemon.store.listShots(p.id)) {

@@ -1,5 +1,6 @@
 // The HTTP layer's one view of the agent (a port): the operations the routes need and nothing more. The routes never
 // see the daemon, its sinks or its pipeline classes; agent/agent-api.ts implements this from the running agent.
+import type { InspectionRegion } from '../../models/regions.ts';
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { Frame, SourceStatus, StationStatus, VerdictRecord } from '../pipeline/ports.ts';
 import type { Product, ResultFilter, ResultRow, Shot } from '../store/store.ts';
@@ -62,6 +63,7 @@ export interface LiveFrame {
   frame: Frame;
   verdict: VerdictRecord;
   judged: FrameVerdict | null;
+  region?: InspectionRegion | null;
 }
 
 export interface ReferenceView {

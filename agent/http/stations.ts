@@ -49,7 +49,7 @@ export const stationRoutes: FastifyPluginAsyncZod<AreaOptions> = async (app, { a
   app.get('/api/stations/:id/overlay.png', image('Latest frame blended with its anomaly heat map and defect boxes', 'image/png'), async (req, reply) => {
     const live = requireStation(api, req.params.id).live();
     if (!live?.judged) throw new HttpError(404, `station ${req.params.id} has no frame with a heat map yet`);
-    const png = await overlayPng({ width: live.frame.width, height: live.frame.height, data: live.frame.rgb }, live.judged);
+    const png = await overlayPng({ width: live.frame.width, height: live.frame.height, data: live.frame.rgb }, live.judged, live.region ? { region: live.region } : {});
     return reply.type('image/png').header('x-result-id', live.verdict.resultId).header('cache-control', 'no-store').send(png);
   });
 

@@ -9,7 +9,7 @@ import { judgeFrame, maskPng, type FrameVerdict } from '../../models/verdict.ts'
 import type { Metrics } from '../metrics.ts';
 import { toVerdictRecord } from '../northbound/verdict-record.ts';
 import type { ResultEvidence, Store } from '../store/store.ts';
-import type { Frame, Inference, VerdictRecord } from './ports.ts';
+import type { Frame, Inference, Reference, VerdictRecord } from './ports.ts';
 import type { Recorder } from './station.ts';
 
 export interface RecorderDeps {
@@ -56,7 +56,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         ...(ref.region ? { region: ref.region, ...(inf.branches ? { fusion: { mode: inf.mode, branches: inf.branches } } : {}) } : {}),
       });
       const keep = station.entry.keepImages ?? 'fail';
-      if (keep === 'all' || (keep === 'fail' && judged.verdict === 'fail')) evidence = encodeEvidence(frame, inf, station.entry);
+      if (keep === 'all' || (keep === 'fail' && judged.verdict === 'fail')) evidence = encodeEvidence(frame, inf, station.entry, ref.region ?? null);
       const wantMask = station.entry.keepMasks === 'all' || (judged.verdict === 'fail' && judged.defects.count > 0);
       if (wantMask) {
         const png = await maskPng(judged);
@@ -108,7 +108,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       ...(job.inFlightId === undefined ? {} : { inFlightId: job.inFlightId }),
     }));
     deps.northbound.verdict(record);
-    if (frame.rgb.length) station.live = { frame, verdict: record, judged };
+    if (frame.rgb.length) station.live = { frame, verdict: record, judged, region: ref.region ?? null };
     const m = deps.metrics;
     m.outcomes.inc({ camera: station.cameraId, outcome: record.outcome, reason: record.noVerdictReason ?? '' });
     m.latency.observe({ camera: station.cameraId }, record.timing.processingMs / 1000);
@@ -129,12 +129,12 @@ interface ImagePolicy {
 }
 
 /** The frame as JPEG (scaled down to imageMaxSide, aspect kept) and the fused map as 8-bit grey PNG at its own size. */
-async function encodeEvidence(frame: Frame, inf: Pick<Inference, 'map' | 'size'> | null, policy: ImagePolicy): Promise<ResultEvidence | null> {
+async function encodeEvidence(frame: Frame, inf: Pick<Inference, 'map' | 'size'> | null, policy: ImagePolicy, region: Reference['region'] | null = null): Promise<ResultEvidence | null> {
   const [frameOut, mapOut] = await Promise.all([
     frame.rgb.length ? frameJpeg(frame, policy.imageMaxSide ?? 1280, policy.imageQuality ?? 85) : null,
     inf ? mapPng(inf.map, inf.size) : null,
   ]);
-  return frameOut || mapOut ? { frame: frameOut, map: mapOut } : null;
+  return frameOut || mapOut ? { frame: frameOut, map: mapOut, ...(region && mapOut ? { region } : {}) } : null;
 }
 
 async function frameJpeg(frame: Frame, maxSide: number, quality: number): Promise<{ jpeg: Buffer; width: number; height: number }> {

@@ -1,4 +1,5 @@
 // One camera = one station: frame intake, bounded queue, software triggers, per-frame accounting and the live view.
+import type { InspectionRegion } from '../../models/regions.ts';
 import { OUTCOME } from '../../adapters/protocol.ts';
 import type { FrameVerdict } from '../../models/verdict.ts';
 import type { CameraEntry } from '../config/schema.ts';
@@ -22,6 +23,8 @@ export interface LiveView {
   frame: Frame;
   verdict: VerdictRecord;
   judged: FrameVerdict | null;
+  /** The inspection region it was judged with (outlined on the overlay). */
+  region?: InspectionRegion | null;
 }
 
 /** Settles one job: judge, store, publish. Every captured frame passes through here exactly once. */

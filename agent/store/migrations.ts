@@ -256,6 +256,12 @@ export const MIGRATIONS: Migration[] = [
     `,
     down: 'DROP INDEX results_station_decided; DROP TABLE shift_starts;',
   },
+  {
+    version: 9,
+    description: "kept evidence records the inspection region it was judged with (the map covers the region, not the frame)",
+    up: 'ALTER TABLE result_images ADD COLUMN region TEXT;',
+    down: 'ALTER TABLE result_images DROP COLUMN region;',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)!.version;

@@ -7,6 +7,8 @@ import type { Db } from './db.ts';
 export interface ResultEvidence {
   frame: { jpeg: Buffer; width: number; height: number } | null;
   map: { png: Buffer; size: number } | null;
+  /** The product's inspection region the map was made with (JSON-safe; the agent's InspectionRegion), or null. */
+  region?: unknown;
 }
 
 /** kept: stored; none: never kept (policy); pruned: removed by retention. */
@@ -36,6 +38,7 @@ interface ImageSql {
   map_size: number | null;
   bytes: number;
   pruned_at: number | null;
+  region?: string | null;
 }
 
 export class ResultImages {
@@ -47,9 +50,9 @@ export class ResultImages {
   put(resultId: string, stationId: string, outcome: string, decidedAt: number, e: ResultEvidence): void {
     if (!e.frame && !e.map) return;
     const bytes = (e.frame?.jpeg.length ?? 0) + (e.map?.png.length ?? 0);
-    this.db.prepare(`INSERT INTO result_images (result_id, station_id, outcome, decided_at, frame_jpeg, frame_width, frame_height, map_png, map_size, bytes)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(resultId, stationId, outcome, decidedAt, e.frame?.jpeg ?? null, e.frame?.width ?? null,
-      e.frame?.height ?? null, e.map?.png ?? null, e.map?.size ?? null, bytes);
+    this.db.prepare(`INSERT INTO result_images (result_id, station_id, outcome, decided_at, frame_jpeg, frame_width, frame_height, map_png, map_size, bytes, region)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(resultId, stationId, outcome, decidedAt, e.frame?.jpeg ?? null, e.frame?.width ?? null,
+      e.frame?.height ?? null, e.map?.png ?? null, e.map?.size ?? null, bytes, e.region ? JSON.stringify(e.region) : null);
   }
 
   /** undefined: no row (nothing was kept, or no such result); null: removed by retention. */
@@ -59,11 +62,12 @@ export class ResultImages {
   }
 
   evidence(resultId: string): (ResultEvidence & { info: ResultImagesInfo }) | undefined {
-    const r = this.db.prepare('SELECT frame_jpeg, map_png, frame_width, frame_height, map_size, bytes, pruned_at FROM result_images WHERE result_id = ?').get(resultId) as ImageSql | undefined;
+    const r = this.db.prepare('SELECT frame_jpeg, map_png, frame_width, frame_height, map_size, bytes, pruned_at, region FROM result_images WHERE result_id = ?').get(resultId) as ImageSql | undefined;
     if (!r) return undefined;
     return {
       frame: r.frame_jpeg && r.frame_width && r.frame_height ? { jpeg: r.frame_jpeg, width: r.frame_width, height: r.frame_height } : null,
       map: r.map_png && r.map_size ? { png: r.map_png, size: r.map_size } : null,
+      region: r.region ? JSON.parse(r.region) : null,
       info: infoOf(r),
     };
   }
