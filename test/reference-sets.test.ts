@@ -63,7 +63,7 @@ test('every change makes a set; restore gives back exactly an earlier set, audit
   t.deepEqual(sets.body.map((s) => [s.version, s.action, s.shotIds, s.current]), [
     [4, 'delete', [a, c], true], [3, 'add', [a, b, c], false], [2, 'add', [a, b], false], [1, 'add', [a], false],
   ]);
-  t.true(sets.body.every((s) => s.createdBy === 'api:127.0.0.1' && s.createdAt > 0));
+  t.true(sets.body.every((s) => s.createdBy === 'api:api-token@127.0.0.1' && s.createdAt > 0));
 
   // Refusals change nothing.
   const count = () => h.daemon.store.referenceSets(pid).length;
@@ -90,7 +90,7 @@ test('every change makes a set; restore gives back exactly an earlier set, audit
   t.true(h.daemon.store.isShotRetired(c));
   t.like(h.daemon.changeover.current('ST1'), { productId: pid, shots: 2, version: r0 + 2 });
   t.like(auditOf(h, 'reference-set.create').at(0), { productId: pid, version: 5, action: 'restore', shotIds: [a, b] });
-  t.is(h.daemon.store.auditLog(50).find((e) => e.action === 'reference-set.create')!.actor, 'api:127.0.0.1');
+  t.is(h.daemon.store.auditLog(50).find((e) => e.action === 'reference-set.create')!.actor, 'api:api-token@127.0.0.1', 'the token names itself in the audit');
   t.like(auditOf(h, 'station.reference').at(0), { referenceVersion: r0 + 2, referenceSet: 5 });
   // Results judged after the restore carry the new reference version with the restored set's size.
   const res = await waitFor(() => h.daemon.store.queryResults({ limit: 20 }).find((r) => r.referenceVersion === r0 + 2 && r.outcome !== 'NO_VERDICT'), 10_000, 'a result with the restored reference');
