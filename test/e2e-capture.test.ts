@@ -4,13 +4,12 @@
 // earlier set restored. Screenshots at 1366×768 go to test-artifacts/e2e-capture/.
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { enterToken, launchChromium } from './helpers/browser.ts';
 import sharp from 'sharp';
 import { mulberry32, SyntheticLine } from '../drivers/synthetic-line.ts';
-import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-capture';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const W = 320;
 const H = 240;
 
@@ -27,16 +26,14 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   mkdirSync(ARTIFACTS, { recursive: true });
   const h = await startHarness({ cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 3, width: W, height: H, seed: 11, defectRate: 0 } }] });
   t.teardown(() => h.stop());
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const toast = (text: RegExp) => page.locator('#toast', { hasText: text }).waitFor();
 
   await page.goto(`${h.url}/#/products`);
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   await page.fill('#create input[name=name]', 'E2E-Capture');
   await page.click('#create button[type=submit]');
   const card = page.locator('.card.product', { hasText: 'E2E-Capture' });

@@ -3,12 +3,11 @@
 // matches the store. Screenshots (1366×768) go to test-artifacts/e2e-history/.
 import test from 'ava';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.ts';
 import { startHarness, waitFor } from './helpers/harness.ts';
 import { parseCsv } from './helpers/csv.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-history';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('History: FAIL detail with frame, overlay and mask in view, keyboard next/previous, rejects gallery, CSV download', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -20,8 +19,7 @@ test('History: FAIL detail with frame, overlay and mask in view, keyboard next/p
   const store = h.daemon.store;
   await waitFor(() => store.queryResults({ stationId: 'ST1', outcome: 'FAIL', productId: product.id }).length >= 6, 20_000, 'six FAILs of the product');
 
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
   const page = await context.newPage();
   const errors: string[] = [];

@@ -3,12 +3,12 @@
 // finds the changeover under their name on the Audit page. Screenshots go to test-artifacts/e2e-login/.
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.ts';
 import { hashPassword } from '../adapters/passwords.ts';
 import { startHarness } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-login';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OTTO_PASSWORD = 'otto-line-2';
 
 const noSideScroll = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
@@ -23,8 +23,7 @@ test('operator login, changeover confirmed, a threshold change refused in plain 
   const widget = (await h.api<{ id: number }>('POST', '/api/products', { name: 'Widget-3' })).body;
   t.is((await h.api('POST', '/api/stations/ST1/activate', { productId: widget.id })).status, 200);
 
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
 
   const sizes = [{ width: 1366, height: 768 }, { width: 800, height: 600 }];
   for (const [i, viewport] of sizes.entries()) {

@@ -3,11 +3,11 @@
 // type, and "New shift" with its confirmation setting the counts to 0. Screenshots to test-artifacts/e2e-overview/.
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
+import { type Page } from 'playwright-core';
+import { enterToken, launchChromium } from './helpers/browser.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-overview';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // 1024×600: a 10" touch panel.
 const VIEWPORTS = [{ width: 1920, height: 1080 }, { width: 1366, height: 768 }, { width: 1024, height: 600 }, { width: 800, height: 600 }];
 
@@ -35,8 +35,7 @@ test('overview: verdicts visible without scrolling at 1920×1080, 1366×768, 102
     ],
   });
   t.teardown(() => h.stop());
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: VIEWPORTS[0] });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -79,8 +78,7 @@ test('overview: verdicts visible without scrolling at 1920×1080, 1366×768, 102
 
   // New shift on ST1 at 1366×768: the confirmation first (Cancel changes nothing), then the counts are 0.
   await page.setViewportSize({ width: 1366, height: 768 });
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   const before = (await h.api<{ stations: { id: string; shift: { startedAt: number; total: number } }[] }>('GET', '/api/overview')).body.stations.find((s) => s.id === 'ST1')!.shift;
   t.is(before.total, 3);
   await page.click('.ov-tile[data-station=ST1] .ov-reset');

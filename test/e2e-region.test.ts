@@ -4,13 +4,12 @@
 // Screenshots at 1366×768 go to test-artifacts/e2e-region/.
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { enterToken, launchChromium } from './helpers/browser.ts';
 import sharp from 'sharp';
-import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 import { pointInPolygon } from '../models/regions.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-region';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const W = 320;
 const H = 240;
 
@@ -25,14 +24,12 @@ test('draw a region and an ignore area on a frozen frame, save, and live verdict
   const pid = (await h.api<{ id: number }>('POST', '/api/products', { name: 'E2E-Region', threshold: 0 })).body.id;
   for (let i = 0; i < 2; i++) t.is((await h.api('POST', `/api/products/${pid}/shots/capture`, { station: 'ST1' })).status, 201);
 
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${h.url}/#/products`);
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   const card = page.locator('.card.product', { hasText: 'E2E-Region' });
   const editor = card.locator('details.region-editor');
   await editor.locator('summary').click();

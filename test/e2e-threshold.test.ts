@@ -4,11 +4,11 @@
 // step (1366×768) and the live overlay go to test-artifacts/.
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
+import { type Page } from 'playwright-core';
+import { enterToken, launchChromium } from './helpers/browser.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-threshold';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PARTS = 14;
 
 test('threshold workbench: flip counts at the slider match the store, Set is audited and used, back to calibrated', async (t) => {
@@ -35,14 +35,12 @@ test('threshold workbench: flip counts at the slider match the store, Set is aud
   t.is(overlay.status, 200);
   writeFileSync('test-artifacts/overlay-live.png', overlay.body);
 
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${h.url}/#/products`);
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   const card = page.locator('.card.product', { hasText: 'Bench-Bracket' });
   const bench = card.locator('.threshold-workbench');
   await bench.locator('[data-tw=slider]').waitFor();

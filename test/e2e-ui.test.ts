@@ -2,11 +2,10 @@
 // activates it and sees few-shot verdicts with heat-map overlays. A screenshot of each page goes to test-artifacts/.
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { startHarness, waitFor, TEST_TOKEN } from './helpers/harness.ts';
+import { enterToken, launchChromium } from './helpers/browser.ts';
+import { startHarness, waitFor } from './helpers/harness.ts';
 
 const ARTIFACTS = 'test-artifacts/e2e-ui';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('operator flow: create product, 2 live shots, activate, few-shot verdicts with overlays, every page screenshotted', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -14,8 +13,7 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
     cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 3, width: 320, height: 240, seed: 11, defectRate: 0.5 } }],
   });
   t.teardown(() => h.stop());
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -27,8 +25,7 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
   await page.screenshot({ path: `${ARTIFACTS}/1-live-zero-shot.png` });
 
   // Products: token, create.
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   await page.click('nav a[data-page=products]');
   await page.fill('#create input[name=name]', 'E2E-Bracket');
   await page.fill('#create input[name=recipeId]', '7');

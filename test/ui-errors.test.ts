@@ -3,10 +3,9 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startHarness, TEST_TOKEN } from './helpers/harness.ts';
+import { enterToken, launchChromium } from './helpers/browser.ts';
+import { startHarness } from './helpers/harness.ts';
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('writes without the token and a non-image upload show a clear message and change nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ui-errors-'));
@@ -14,8 +13,7 @@ test('writes without the token and a non-image upload show a clear message and c
   mkdirSync('test-artifacts/ui-errors', { recursive: true });
   const h = await startHarness();
   t.teardown(() => h.stop());
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(`${h.url}/#/products`);
   await page.fill('#create input[name=name]', 'NoToken');
@@ -24,8 +22,7 @@ test('writes without the token and a non-image upload show a clear message and c
   await page.screenshot({ path: 'test-artifacts/ui-errors/1-no-token.png' });
   t.deepEqual(h.daemon.store.listProducts(), []);
 
-  await page.fill('#token', TEST_TOKEN);
-  await page.locator('#token').dispatchEvent('change');
+  await enterToken(page);
   await page.click('#create button[type=submit]');
   const card = page.locator('.card.product', { hasText: 'NoToken' });
   await card.waitFor();
