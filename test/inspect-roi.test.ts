@@ -28,13 +28,15 @@ const parse = (s: string) => s.split('\n').filter(Boolean).map((l) => JSON.parse
 const W = 120, H = 90;
 const roi = { x: 17, y: 9, width: 70, height: 61 };
 
+/** Each test its own folder: the tests run at once, and one writing frame.png while another reads it broke both. */
 async function files() {
   const { packDir } = await tinyPack({ seed: 1 });
-  const frame = join(scratch, 'frame.png');
+  const dir = mkdtempSync(join(scratch, 'case-'));
+  const frame = join(dir, 'frame.png');
   writeFileSync(frame, await encodeRgb(pattern(W, H, 3), W, H, 'png'));
-  const crop = join(scratch, 'crop.png');
+  const crop = join(dir, 'crop.png');
   writeFileSync(crop, await sharp(frame).extract({ left: roi.x, top: roi.y, width: roi.width, height: roi.height }).png().toBuffer());
-  const shot = join(scratch, 'shot.png');
+  const shot = join(dir, 'shot.png');
   writeFileSync(shot, await encodeRgb(pattern(W, H, 5), W, H, 'png'));
   return { packDir, frame, crop, shot };
 }
