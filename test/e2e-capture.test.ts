@@ -24,7 +24,9 @@ function noise(): Buffer {
 
 test('guided capture, uploads, a flagged shot that activation asks about, false reject → new set → restore', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const h = await startHarness({ cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 3, width: W, height: H, seed: 11, defectRate: 0 } }] });
+  // Not a hang test: a wide hang timeout keeps a busy CI box's slow call from recreating the session mid-flow (the
+  // shot advice is unavailable while it recovers).
+  const h = await startHarness({ model: { inferTimeoutMs: 10_000 }, cameras: [{ station: 'ST1', source: { type: 'synthetic', id: 'cam1', fps: 3, width: W, height: H, seed: 11, defectRate: 0 } }] });
   t.teardown(() => h.stop());
   const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
@@ -94,7 +96,11 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   await candidate.filter({ hasText: 'odd.png' }).locator('[data-keep]').click();
   await toast(/kept: reference set v4/);
   const flagged = card.locator('.shot.flagged');
-  await flagged.waitFor();
+  await flagged.waitFor({ timeout: 60_000 }).catch(async (err: Error) => {
+    const advice = await h.api('GET', `/api/products/${pid}/shot-advice`);
+    await page.screenshot({ path: `${ARTIFACTS}/4-flagged-shot-missing.png` });
+    throw new Error(`${err.message}\nshot advice now: ${JSON.stringify(advice.body)}`);
+  });
   t.is(await flagged.count(), 1);
   const oddId = Number(await flagged.getAttribute('data-shot'));
   t.is(h.daemon.store.getShot(oddId)!.source, 'upload');
