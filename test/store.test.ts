@@ -10,21 +10,12 @@ import { createSqliteStationStore, emptyStationState } from '../adapters/opcua/s
 import type { VerdictRecord } from '../adapters/types.ts';
 import { resultInputFromVerdict, toVerdictRecord } from '../agent/northbound/verdict-record.ts';
 import { Store, type ResultInput } from '../agent/store/store.ts';
+import { resultInput } from './helpers/result-input.ts';
 
 function tempDir(t: { teardown: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'store-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-export function resultInput(stationId: string, over: Partial<ResultInput> = {}): ResultInput {
-  const now = Date.now();
-  return {
-    stationId, cameraId: 'cam1', frameSeq: 1, partId: '', triggerSeq: 0, productId: null, recipeId: 0, recipeName: '', referenceVersion: 0,
-    packId: 'pack@abc', outcome: 'PASS', reason: null, verdictCode: 1, mode: 'zero-shot', shots: 0, score: 0.1, threshold: 0.5,
-    defects: { count: 0, areaPx: 0, areaPct: 0, bbox: [0, 0, 0, 0], boxes: [] }, mask: null,
-    capturedAt: now, decidedAt: now, queueMs: null, inferenceMs: null, totalMs: 5, width: 8, height: 8, keepMask: false, ...over,
-  };
 }
 
 test('a new database is WAL, synchronous NORMAL, at the latest schema version', (t) => {
