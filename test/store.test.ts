@@ -9,7 +9,7 @@ import { createOutbox } from '../adapters/mqtt/outbox.ts';
 import { createSqliteStationStore, emptyStationState } from '../adapters/opcua/state-store.ts';
 import type { VerdictRecord } from '../adapters/types.ts';
 import { resultInputFromVerdict, toVerdictRecord } from '../agent/northbound/verdict-record.ts';
-import { Store, type ResultInput } from '../agent/store/store.ts';
+import { Store } from '../agent/store/store.ts';
 import { resultInput } from './helpers/result-input.ts';
 
 function tempDir(t: { teardown: (fn: () => void) => void }): string {
