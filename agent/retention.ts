@@ -25,6 +25,8 @@ export class Retention {
   private last = { rows: 0, masks: 0, images: 0, underWatermark: false };
   private readonly total = { rows: 0, masks: 0, images: 0 };
   private timer: NodeJS.Timeout | null = null;
+  /** The pass in progress: a timer tick while one runs is skipped, not queued. */
+  private running: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -34,8 +36,8 @@ export class Retention {
   ) {}
 
   start(): void {
-    this.prune();
-    this.timer = setInterval(() => this.prune(), this.settings.pruneIntervalS * 1000).unref();
+    void this.prune();
+    this.timer = setInterval(() => void this.prune(), this.settings.pruneIntervalS * 1000).unref();
   }
 
   stop(): void {
@@ -55,7 +57,13 @@ export class Retention {
     return Math.max(mb, watermark * 0.1, 2 * this.inflowPerPass);
   }
 
-  prune(): void {
+  /** One pass; resolves when it is done (or at once with the pass already running). */
+  prune(): Promise<void> {
+    this.running ??= this.pass().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
     const s = this.settings;
     const mb = 1024 * 1024;
     try {
@@ -65,7 +73,7 @@ export class Retention {
         // Follows a rise at once and forgets it slowly (a burst of kept frames must not be forgotten after one pass).
         this.inflowPerPass = Math.max(arrived, this.inflowPerPass * 0.9);
       }
-      this.last = this.store.prune({
+      this.last = await this.store.prune({
         maxAgeMs: s.retentionDays * 86_400_000,
         maskMaxAgeMs: s.maskRetentionDays * 86_400_000,
         imageMaxAgeMs: (s.imageRetentionDays ?? s.maskRetentionDays) * 86_400_000,

@@ -169,7 +169,7 @@ test('image retention: by age (imageMaxAgeMs), and first in line under the free-
     ids.push(store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1, evidence })).resultId);
   }
   const policy = { maxAgeMs: 30 * day, maskMaxAgeMs: 7 * day, imageMaxAgeMs: 4 * day, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
-  const r = store.prune(policy, now, () => 10_000);
+  const r = await store.prune(policy, now, () => 10_000);
   t.deepEqual({ rows: r.rows, masks: r.masks, images: r.images }, { rows: 0, masks: 1, images: 2 });
   t.deepEqual(ids.map((id) => Boolean(store.resultImage(id))), [false, false, true, true, true]);
   t.is(store.resultImage(ids[0]!), null, 'a pruned image is null (the result is still there)');
@@ -181,13 +181,13 @@ test('image retention: by age (imageMaxAgeMs), and first in line under the free-
 
   // Under the watermark: images go first (oldest first), masks stay while images remain.
   let probes = 0;
-  const r2 = store.prune(policy, now, () => (++probes > 1 ? 10_000 : 10));
+  const r2 = await store.prune(policy, now, () => (++probes > 1 ? 10_000 : 10));
   t.true(r2.images > 0, `${r2.images} images`);
   t.is(r2.masks, 0, 'no mask lost while images could go');
   t.is(r2.rows, 0);
   t.deepEqual(store.queryResults().map((x) => x.hasMask), [true, true, true, true, false]);
   // Still under it: the remaining images, then masks, then rows.
-  const r3 = store.prune(policy, now, () => 10);
+  const r3 = await store.prune(policy, now, () => 10);
   t.true(r3.masks > 0 && r3.rows > 0, JSON.stringify(r3));
   t.deepEqual(store.imageStats().stored, 0);
   t.true(store.imageStats().prunedSinceOpen >= 5);

@@ -209,7 +209,7 @@ test('products: unique names and recipe ids, clear errors, shots for an unknown 
   store.close();
 });
 
-test('retention removes rows by age, masks by age, and oldest rows while under the free-space watermark', (t) => {
+test('retention removes rows by age, masks by age, and oldest rows while under the free-space watermark', async (t) => {
   const store = new Store(join(tempDir(t), 'ret.db'));
   const day = 86_400_000;
   const now = Date.now();
@@ -219,13 +219,13 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
     store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
   }
   const policy = { maxAgeMs: 30 * day, maskMaxAgeMs: 7 * day, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
-  const r = store.prune(policy, now, () => 10_000);
+  const r = await store.prune(policy, now, () => 10_000);
   t.is(r.rows, 1);
   t.is(r.masks, 1);
   t.deepEqual(store.queryResults().map((x) => x.hasMask), [true, true, false]);
   // Fake a full disk through the free-space probe: masks go first, then the oldest rows, until above the watermark.
   let calls = 0;
-  const r2 = store.prune(policy, now, () => (++calls > 2 ? 10_000 : 10));
+  const r2 = await store.prune(policy, now, () => (++calls > 2 ? 10_000 : 10));
   t.is(r2.masks, 2, 'the watermark pass removed the two remaining masks first');
   t.true(r2.rows >= 0);
   t.false(r2.underWatermark);
@@ -233,7 +233,36 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
   store.close();
 });
 
-test('a store just under the watermark loses only its oldest masks; batches grow while it stays under', (t) => {
+test('a long watermark pass gives the event loop a turn between batches and ends when the store closes', async (t) => {
+  const store = new Store(join(tempDir(t), 'ret3.db'));
+  const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
+  const start = Date.now() - 1000 * 1000;
+  for (let i = 0; i < 600; i++) {
+    const at = start + i * 1000;
+    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
+  }
+  const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
+  // Each probe (one per batch) schedules a callback; it must have run by the next probe: the pass yielded.
+  let probes = 0;
+  let ranBetween = 0;
+  let pending = false;
+  const r = await store.prune(policy, Date.now(), () => {
+    if (probes++ > 0 && !pending) ranBetween++;
+    pending = true;
+    setImmediate(() => (pending = false));
+    return probes > 6 ? 10_000 : 10;
+  });
+  t.true(probes >= 6, `${probes} probes`);
+  t.is(ranBetween, probes - 1, 'a turn of the event loop after every batch');
+  t.true(r.masks > 0);
+  // Closing the store while a pass waits for its next turn ends that pass without an error.
+  const pass = store.prune(policy, Date.now(), () => 10);
+  store.close();
+  const cut = await pass;
+  t.true(cut.underWatermark);
+});
+
+test('a store just under the watermark loses only its oldest masks; batches grow while it stays under', async (t) => {
   const store = new Store(join(tempDir(t), 'ret2.db'));
   const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
   const start = Date.now() - 1000 * 1000;
@@ -244,14 +273,14 @@ test('a store just under the watermark loses only its oldest masks; batches grow
   const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
   // Back above the line after the first batch: a handful of the oldest masks go, the rest stay.
   let probes = 0;
-  const r = store.prune(policy, Date.now(), () => (++probes > 1 ? 10_000 : 10));
+  const r = await store.prune(policy, Date.now(), () => (++probes > 1 ? 10_000 : 10));
   t.true(r.masks > 0 && r.masks <= 16, `${r.masks} masks removed`);
   const rows = store.queryResults({ limit: 1000 });
   t.true(rows.slice(0, 1000 - 16).every((x) => x.hasMask), 'every newer result keeps its mask');
   t.false(rows.at(-1)!.hasMask, 'the oldest lost its mask');
   // Staying under the line for several probes removes more per batch (doubling), still oldest first.
   probes = 0;
-  const r2 = store.prune(policy, Date.now(), () => (++probes > 5 ? 10_000 : 10));
+  const r2 = await store.prune(policy, Date.now(), () => (++probes > 5 ? 10_000 : 10));
   t.true(r2.masks > 4 * r.masks, `${r2.masks} masks in the second pass`);
   const kept = store.queryResults({ limit: 1000 }).map((x) => x.hasMask);
   t.is(kept.indexOf(false), kept.filter(Boolean).length, 'masks are kept exactly on the newest results');

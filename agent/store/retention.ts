@@ -1,5 +1,6 @@
 // Retention: results, masks and images go by age, then oldest first while the disk is under its free-space watermark.
 import { statfsSync, statSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './db.ts';
 import type { ResultImages } from './result-images.ts';
 
@@ -23,8 +24,10 @@ export interface PruneResult {
 export class Retention {
   constructor(private readonly db: Db, private readonly file: string, private readonly images: ResultImages) {}
 
-  /** Deletes by age, then oldest-first while free space is under the watermark. Returns what it removed. */
-  prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): PruneResult {
+  /** Deletes by age, then oldest-first while free space is under the watermark. Returns what it removed. Each batch
+   *  is its own statement and the event loop gets a turn between them: a long pass over a full disk (seconds) must not
+   *  hold up OPC UA handshakes and verdict publishing. A store closed mid-pass ends the pass. */
+  async prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): Promise<PruneResult> {
     let images = this.images.pruneOlderThan(now - (policy.imageMaxAgeMs ?? policy.maskMaxAgeMs), now);
     let rows = this.db.prepare('DELETE FROM results WHERE decided_at < ?').run(now - policy.maxAgeMs).changes;
     let masks = this.db.prepare('UPDATE results SET mask_png = NULL WHERE mask_png IS NOT NULL AND decided_at < ?').run(now - policy.maskMaxAgeMs).changes;
@@ -39,6 +42,8 @@ export class Retention {
       masks += m;
       images += im;
       if (!im && !m && !r) break;
+      await nextTurn();
+      if (!this.db.open) return { rows, masks, images, underWatermark };
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.exec('PRAGMA incremental_vacuum');
       underWatermark = freeBytes() < policy.minFreeBytes;

@@ -139,7 +139,7 @@ export class Store {
 
   // ---- retention ----
   /** Deletes by age, then oldest-first while free space is under the watermark. Returns what it removed. */
-  prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): PruneResult {
+  prune(policy: RetentionPolicy, now = Date.now(), freeBytes = () => this.freeBytes()): Promise<PruneResult> {
     return this.retention.prune(policy, now, freeBytes);
   }
   freeBytes(): number { return this.retention.freeBytes(); }
