@@ -11,6 +11,7 @@ export interface FrameInput {
   groundTruth?: Frame['groundTruth'];
   triggerId?: number;
   firstByteAt?: number;
+  file?: Buffer;
 }
 
 export abstract class BaseSource extends EventEmitter<FrameSourceEvents> implements FrameSource {
@@ -105,6 +106,7 @@ export abstract class BaseSource extends EventEmitter<FrameSourceEvents> impleme
     if (input.groundTruth) frame.groundTruth = input.groundTruth;
     if (input.triggerId !== undefined) frame.triggerId = input.triggerId;
     if (input.firstByteAt !== undefined) frame.firstByteAt = input.firstByteAt;
+    if (input.file) frame.file = input.file;
     this.markAlive();
     this.emit('frame', frame);
     return true;

@@ -1,12 +1,14 @@
 // Folder replay: the images of a folder in natural sort order, looped or once, at a rate or per software trigger.
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { BaseSource } from './base.ts';
 import type { FolderCameraConfig } from './config.ts';
 import { Pacer } from './pacer.ts';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.avif'];
+/** Formats the model decodes from the file itself; WebP, GIF and AVIF frames reach it as decoded RGB. */
+const MODEL_DECODES = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff']);
 
 /** The replayable images of a folder, natural order ("img2" before "img10"). Throws one line when there are none. */
 export async function listImages(path: string, cameraId: string): Promise<string[]> {
@@ -26,9 +28,9 @@ export async function listImages(path: string, cameraId: string): Promise<string
 }
 
 /** Decodes any image sharp reads into packed RGB24 (alpha dropped, grey expanded). */
-export async function decodeRgb(file: string): Promise<{ rgb: Buffer; width: number; height: number }> {
+export async function decodeRgb(file: string | Buffer): Promise<{ rgb: Buffer; width: number; height: number }> {
   const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`${file}: decoded to ${info.channels} channels, expected 3`);
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
   return { rgb: data, width: info.width, height: info.height };
 }
 
@@ -87,14 +89,17 @@ export class FolderSource extends BaseSource {
       }
       const file = this.files[this.position++]!;
       let image;
+      let bytes: Buffer;
       try {
-        image = await decodeRgb(file);
+        bytes = await readFile(file);
+        image = await decodeRgb(bytes);
       } catch (err) {
         this.noteBadFrame(`${file}: cannot decode (${(err as Error).message.split('\n')[0]}); replace or remove the file`);
         continue;
       }
       if (!this.running) return false;
-      return this.deliver({ ...image, ...(triggerId === undefined ? {} : { triggerId }) });
+      const own = MODEL_DECODES.has(extname(file).toLowerCase()) ? { file: bytes } : {};
+      return this.deliver({ ...image, ...own, ...(triggerId === undefined ? {} : { triggerId }) });
     }
     return false;
   }

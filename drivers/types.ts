@@ -18,6 +18,10 @@ export interface Frame {
   groundTruth?: { defect: boolean; kind?: string; mask?: Buffer };
   /** The trigger id the frame answers (software trigger); never the PLC's TriggerSeq, which the station keeps. */
   triggerId?: number;
+  /** Folder replay of PNG, JPEG and TIFF files: the file's bytes. The model decodes them in the file's own mode (the
+   *  official loader opens the file, not an RGB copy: alpha, palette and 16-bit grey resize differently); `rgb` is
+   *  what people see. */
+  file?: Buffer;
 }
 
 export interface SourceStatus {

@@ -18,6 +18,9 @@ export interface RawFrame {
   height: number;
   /** The inspection region given with the frame: the runtime's prepare crops to it before the model's resize. */
   roi?: Rect | null;
+  /** The image file the frame was read from (folder replay): the model decodes these bytes instead of `rgb`, so the
+   *  file's own mode decides the resize, as when the official loader opens it (alpha, palette, 16-bit grey). */
+  file?: Buffer;
 }
 
 /** A file path, an encoded image (PNG, JPEG, BMP, TIFF; 8/16-bit; grey, RGB, RGBA) or a raw RGB24 frame. */
@@ -138,6 +141,13 @@ export async function decodeImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIX
     checkSize(label, input.width, input.height, maxPixels);
     if (input.rgb.length !== input.width * input.height * 3) {
       throw new ImageError(`image ${label}: ${input.rgb.length} bytes, packed RGB24 needs ${input.width * input.height * 3}`);
+    }
+    if (input.file) {
+      const fromFile = await decodeImage(input.file, maxPixels);
+      if (fromFile.width !== input.width || fromFile.height !== input.height) {
+        throw new ImageError(`image ${label}: its file decodes to ${fromFile.width}×${fromFile.height}, not the frame's size`);
+      }
+      return fromFile;
     }
     return { data: input.rgb, width: input.width, height: input.height, mode: 'RGB' };
   }

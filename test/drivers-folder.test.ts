@@ -1,10 +1,11 @@
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createFrameSource } from '../drivers/index.ts';
 import type { Frame, SourceState } from '../drivers/types.ts';
+import { framePng } from '../agent/http/products.ts';
 
 /** A folder with images of three sizes, a corrupt one and a non-image, named so that only natural order is right. */
 async function makeFolder(): Promise<string> {
@@ -77,4 +78,28 @@ test('a missing or empty folder fails start with one line saying what to do', as
   t.is(missing.status().state, 'offline');
   const empty = createFrameSource({ type: 'folder', id: 'f5', path: dir });
   await t.throwsAsync(empty.start(), { message: /^camera f5: folder .* holds no images .*; add some or fix the path$/ });
+});
+
+test('replayed PNG and TIFF frames carry their file for the model (and a kept shot is that PNG); WebP frames do not', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'drivers-folder-file-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const pixels = Buffer.alloc(12 * 9 * 4);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 29) & 255;
+  const rgba = sharp(pixels, { raw: { width: 12, height: 9, channels: 4 } });
+  await rgba.clone().png().toFile(join(dir, 'a1.png'));
+  await rgba.clone().removeAlpha().tiff().toFile(join(dir, 'a2.tif'));
+  await rgba.clone().webp({ lossless: true }).toFile(join(dir, 'a3.webp'));
+  const source = createFrameSource({ type: 'folder', id: 'f5', path: dir, loop: false, fps: 50 });
+  const { frames } = collect(source);
+  const stopped = new Promise<void>((resolve) => source.on('state', (s) => s === 'stopped' && resolve()));
+  await source.start();
+  await stopped;
+  t.is(frames.length, 3);
+  t.true(frames[0]!.file?.equals(await readFile(join(dir, 'a1.png'))));
+  t.true(frames[1]!.file?.equals(await readFile(join(dir, 'a2.tif'))));
+  t.is(frames[2]!.file, undefined);
+  t.true((await framePng(frames[0]!)).equals(frames[0]!.file!), 'a shot kept from a replayed PNG is the file as it is');
+  const fromTiff = await sharp(await framePng(frames[1]!)).raw().toBuffer();
+  t.true(fromTiff.equals(frames[1]!.rgb), 'a replayed TIFF is kept as a PNG of the same pixels');
+  t.is((await sharp(await framePng(frames[2]!)).metadata()).channels, 3, 'a WebP frame is kept as its RGB');
 });

@@ -8,6 +8,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,6 +60,7 @@ function recording(det: Detector, seen: Prepared[]): Detector {
     inferPrepared: (frames, memory) => det.inferPrepared(frames, memory),
     encodeShots: (images) => det.encodeShots(images),
     leaveOneOutScores: (images) => det.leaveOneOutScores(images),
+    registerShots: (images) => det.registerShots(images),
     runEncoder: (batch, count) => det.runEncoder(batch, count),
     runHeads: (encoded, memory) => det.runHeads(encoded, memory),
     recreate: () => det.recreate(),
@@ -157,4 +159,38 @@ test('RTSP camera: the daemon hands the full-resolution frame over and the model
   const peer = await startRtspServer({ width: 352, height: 288, fps: 5 });
   t.teardown(() => peer.kill());
   await checkLivePath(t, { type: 'rtsp', id: 'rtsp1', url: peer.url }, 352, 288, 10_000);
+});
+
+test('folder replay: the model decodes each file in the mode Pillow opens it in (RGBA, LA, palette, bilevel, 16-bit grey), byte for byte', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'live-resize-folder-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const images = join(dir, 'images');
+  await mkdir(images);
+  // Distinct sizes tell the frames apart; the reference is Pillow's Image.open → resize((S, S), BICUBIC) → RGB.
+  const modes = ['RGBA', 'LA', 'P', '1', 'I16', 'RGB'];
+  const S = (JSON.parse(await readFile('models/packs/demo-tiny/manifest.json', 'utf8')) as { image: { size: number } }).image.size;
+  const spec = modes.map((mode, i) => ({ name: `f${i}-${mode}`, width: 200 + 17 * i, height: 150 + 11 * i, size: S, mode, format: 'png', seed: 40 + i }));
+  await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+  await run('/usr/bin/python3', [join(import.meta.dirname, 'peers', 'pillow_resize.py'), join(dir, 'spec.json'), images]);
+  const refs = new Map<string, { mode: string; ref: Buffer }>();
+  for (const c of spec) {
+    refs.set(`${c.width}x${c.height}`, { mode: c.mode, ref: await readFile(join(images, `${c.name}.ref`)) });
+    await rm(join(images, `${c.name}.ref`));
+  }
+  await rm(join(images, 'modes.json'));
+  const { h, seen } = await daemonWith({ type: 'folder', id: 'dir1', path: images, fps: 6, loop: false });
+  t.teardown(() => h.stop());
+  await until('every file prepared by the runtime', () => new Set(seen.map((f) => `${f.width}x${f.height}`)).size >= modes.length, 20_000);
+  await h.daemon.stop();
+  const checked = new Set<string>();
+  for (const frame of seen) {
+    const key = `${frame.width}x${frame.height}`;
+    const expected = refs.get(key);
+    if (!expected || checked.has(key)) continue;
+    checked.add(key);
+    const diff = differing(frame.input, expected.ref);
+    t.log(`${expected.mode} ${key} → ${S}x${S}: ${diff.count} of ${expected.ref.length} bytes differ from Pillow (max |Δ| ${diff.maxAbs})`);
+    t.is(diff.count, 0, `${expected.mode} ${key}: model input vs Pillow: ${diff.count} bytes differ, max |Δ| ${diff.maxAbs}`);
+  }
+  t.is(checked.size, modes.length);
 });

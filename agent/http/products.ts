@@ -34,8 +34,10 @@ export async function decodeUpload(api: AgentApi, body: unknown): Promise<{ img:
   return { img, png: await pngKeepingMode(body, img) };
 }
 
-/** A camera frame as a shot keeps it: lossless PNG. */
-export const framePng = (frame: { rgb: Buffer; width: number; height: number }) => sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
+/** A camera frame as a shot keeps it: lossless PNG; a replayed file in its own mode, so the shot resizes as the file does. */
+export const framePng = async (frame: { rgb: Buffer; width: number; height: number; file?: Buffer }) => frame.file
+  ? pngKeepingMode(frame.file, await decodeImage(frame.file))
+  : sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
 
 async function waitForFrame(st: StationPort, ms: number): Promise<void> {
   const until = Date.now() + ms;
