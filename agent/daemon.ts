@@ -162,7 +162,7 @@ export class Daemon {
     }), {
       host: http.host, port: http.port, openReads: http.openReads, maxUploadBytes: http.maxUploadMb * 1024 * 1024,
       // ---- web logins (read at start: a reload does not change who may log in) ----
-      ...(cfg ? { logins: { users: cfg.http.users, session: cfg.http.session, log: this.log } } : {}),
+      ...(cfg ? { logins: { users: cfg.http.users, session: cfg.http.session, log: this.log, publicUrl: cfg.http.publicUrl } } : {}),
     });
     if (cfg && !this.safeMode) await this.startPipeline(cfg);
     else if (this.opts.packProblem !== undefined) this.log.error({ pack: this.opts.packProblem }, 'invalid model pack: running in SAFE MODE (API up, no cameras, store untouched); fix the pack and restart');

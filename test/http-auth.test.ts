@@ -140,7 +140,7 @@ test('a cookie-authenticated write from another site is refused and changes noth
   foreign.cookie = b.cookie;
   const refused = await foreign.call('POST', '/api/products', { name: 'Injected' });
   t.is(refused.status, 403);
-  t.regex(refused.body.error, /cross-site request refused/);
+  t.regex(refused.body.error, /cross-site request refused.*behind a reverse proxy, set http\.publicUrl/);
   const foreignLogin = await browser(h, 'http://evil.example').login('erin');
   t.is(foreignLogin.status, 403, 'another site cannot log this browser in (login CSRF)');
   t.regex(foreignLogin.body.error, /cross-site request refused/);
@@ -149,6 +149,21 @@ test('a cookie-authenticated write from another site is refused and changes noth
   t.deepEqual((await h.api<any[]>('GET', '/api/products')).body.map((p) => p.name), [], 'nothing was created');
   t.is((await b.call('POST', '/api/products', { name: 'Own page' })).status, 201);
   t.is((await h.api('POST', '/api/products', { name: 'By token' })).status, 201, 'the bearer token still works, no Origin needed');
+});
+
+test('behind a reverse proxy: pages under http.publicUrl are the agent\'s own even when the Host header is the agent\'s', async (t) => {
+  const h = await startHarness({ http: { users: USERS, publicUrl: 'https://qa-line4.plant.example' } });
+  t.teardown(() => h.stop());
+  // The proxy forwards to 127.0.0.1:<port> (that is the Host the agent sees); the browser's Origin is the public name.
+  const viaProxy = browser(h, 'https://qa-line4.plant.example');
+  t.is((await viaProxy.login('erin')).status, 200);
+  t.is((await viaProxy.call('POST', '/api/products', { name: 'Via proxy' })).status, 201);
+  const otherScheme = browser(h, 'http://qa-line4.plant.example');
+  otherScheme.cookie = viaProxy.cookie;
+  const refused = await otherScheme.call('POST', '/api/products', { name: 'Plain http' });
+  t.is(refused.status, 403, 'the origin is scheme and host: plain http under the same name is another origin');
+  t.regex(refused.body.error, /cross-site request refused.*own pages are at https:\/\/qa-line4\.plant\.example \(http\.publicUrl\)/);
+  t.deepEqual((await h.api<any[]>('GET', '/api/products')).body.map((p) => p.name), ['Via proxy']);
 });
 
 test('roles: viewer reads, operator runs the line, engineer changes products; refusals say why and change nothing; audit names the user', async (t) => {

@@ -19,6 +19,8 @@ export interface LoginOptions {
   users: { name: string; passwordHash: string; role: Role }[];
   session: { idleTimeoutMin: number; cookieSecure: boolean };
   log?: { warn(obj: object, msg: string): void };
+  /** http.publicUrl: behind a reverse proxy a page's Origin is this address, not the Host the agent is sent. */
+  publicUrl?: string | undefined;
 }
 
 declare module 'fastify' {
@@ -32,6 +34,8 @@ export type NoCaller = 'none' | 'expired' | 'bad-token';
 export interface Auth {
   directory: UserDirectory;
   idleMs: number;
+  /** The origin of http.publicUrl: pages served under it are the agent's own. */
+  publicOrigin: string | undefined;
   /** The caller, or why there is none. A wrong bearer token counts as no caller even with a valid session. */
   identify(req: FastifyRequest, token: string | undefined): Promise<Caller | NoCaller>;
 }
@@ -99,7 +103,8 @@ export async function registerLogins(app: ZodApp, opts: LoginOptions): Promise<A
     if (req.headers[BACKGROUND_HEADER] === undefined) req.session.set('seen', Date.now());
     return { name, role, via: 'session' };
   };
-  return { directory, idleMs, identify };
+  const publicOrigin = opts.publicUrl === undefined ? undefined : new URL(opts.publicUrl).origin;
+  return { directory, idleMs, publicOrigin, identify };
 }
 
 const who = z.object({ name: z.string(), role: z.enum(['viewer', 'operator', 'engineer']) });
@@ -110,9 +115,9 @@ const sessionView = z.object({
 });
 
 /** Another site's page may not log this browser in or out (login CSRF); a client sending no Origin (curl) may. */
-function refuseForeignPage(req: FastifyRequest) {
+function refuseForeignPage(req: FastifyRequest, publicOrigin: string | undefined) {
   if ((req.headers.origin ?? req.headers.referer) === undefined) return;
-  const refusal = crossSiteRefusal(req);
+  const refusal = crossSiteRefusal(req, publicOrigin);
   if (refusal) throw new HttpError(403, refusal);
 }
 
@@ -131,7 +136,7 @@ export const loginRoutes: FastifyPluginAsyncZod<{ auth: Auth; openReads: boolean
     },
   }, async (req, reply) => {
     if (!auth.directory.enabled) throw new HttpError(403, 'logins are not configured (no http.users); use the token');
-    refuseForeignPage(req);
+    refuseForeignPage(req, auth.publicOrigin);
     const r = await auth.directory.login(req.body.name, req.body.password, req.ip);
     if (!r.ok && r.reason === 'throttled') {
       reply.header('retry-after', String(r.retryAfterS));
@@ -149,7 +154,7 @@ export const loginRoutes: FastifyPluginAsyncZod<{ auth: Auth; openReads: boolean
     config: open.config,
     schema: { summary: 'Log out: ends this browser\'s session', tags, body: z.strictObject({}).nullish().describe('no fields'), response: { 200: sessionView, ...open.errors(403) } },
   }, async (req) => {
-    refuseForeignPage(req);
+    refuseForeignPage(req, auth.publicOrigin);
     await req.session.destroy();
     return { loginsEnabled: auth.directory.enabled, user: null, idleTimeoutMin };
   });
@@ -187,14 +192,17 @@ export function roleRefusal(req: FastifyRequest, caller: Caller, needed: Role): 
  * A write with the session cookie must come from this agent's own pages: SameSite=Strict keeps the cookie off other
  * sites' requests, and this check refuses one whose Origin (or, without it, Referer) names another site, or neither.
  */
-export function crossSiteRefusal(req: FastifyRequest): string | undefined {
+export function crossSiteRefusal(req: FastifyRequest, publicOrigin?: string): string | undefined {
   const from = req.headers.origin ?? req.headers.referer;
-  let host: string | undefined;
+  let page: URL | undefined;
   try {
-    host = from === undefined || from === 'null' ? undefined : new URL(from).host;
+    page = from === undefined || from === 'null' ? undefined : new URL(from);
   } catch {
-    host = undefined;
+    page = undefined;
   }
-  if (host !== undefined && host === req.headers.host) return undefined;
-  return `cross-site request refused: a change made with a login must come from this agent's own pages (Origin ${from === undefined ? 'missing' : JSON.stringify(from.slice(0, 100))}); machine clients use the bearer token`;
+  if (page !== undefined && (page.host === req.headers.host || page.origin === publicOrigin)) return undefined;
+  const proxyHint = page === undefined ? '' : publicOrigin === undefined
+    ? '; behind a reverse proxy, set http.publicUrl to the address people open'
+    : `; the agent's own pages are at ${publicOrigin} (http.publicUrl)`;
+  return `cross-site request refused: a change made with a login must come from this agent's own pages (Origin ${from === undefined ? 'missing' : JSON.stringify(from.slice(0, 100))})${proxyHint}; machine clients use the bearer token`;
 }

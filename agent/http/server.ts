@@ -94,7 +94,7 @@ export async function startHttp(api: AgentApi, opts: HttpOptions): Promise<HttpH
     if (!needed) return;
     if (!mayAct(caller.role, needed)) throw new HttpError(403, roleRefusal(req, caller, needed));
     if (caller.via === 'session') {
-      const refusal = crossSiteRefusal(req);
+      const refusal = crossSiteRefusal(req, auth.publicOrigin);
       if (refusal) throw new HttpError(403, refusal);
     }
   };
