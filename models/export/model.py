@@ -28,6 +28,9 @@ class Attention(nn.Module):
     def __init__(self, width: int, heads: int):
         super().__init__()
         self.heads = heads
+        # A Python float, so the graph holds a constant that ORT folds into the score MatMul (FusedMatMul alpha);
+        # q.shape[-1] ** -0.5 traced into Pow(Cast(Shape)) and cost one more pass over every score tensor.
+        self.scale = float((width // heads) ** -0.5)
         self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * width))
         self.out_proj = nn.Linear(width, width)
@@ -38,20 +41,30 @@ class Attention(nn.Module):
     def _merge(self, x: torch.Tensor) -> torch.Tensor:
         return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
 
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self._split(t) for t in linear_2d(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1))
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        q, k, v = (self._split(t) for t in F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1))
-        scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+        q, k, v = self._qkv(x)
+        scores = (q @ k.transpose(-2, -1)) * self.scale
         if mask is not None:
             scores = scores + mask
-        return self.out_proj(self._merge(scores.softmax(dim=-1) @ v))
+        return linear_2d(self._merge(scores.softmax(dim=-1) @ v), self.out_proj.weight, self.out_proj.bias)
 
     def dual(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(V-V path output, original path output) for the same input, as the official dual-path attention."""
-        q, k, v = (self._split(t) for t in F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1))
-        scale = q.shape[-1] ** -0.5
-        original = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1) @ v
-        value_value = ((v @ v.transpose(-2, -1)) * scale).softmax(dim=-1) @ v
-        return self.out_proj(self._merge(value_value)), self.out_proj(self._merge(original))
+        q, k, v = self._qkv(x)
+        original = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1) @ v
+        value_value = ((v @ v.transpose(-2, -1)) * self.scale).softmax(dim=-1) @ v
+        out = lambda t: linear_2d(self._merge(t), self.out_proj.weight, self.out_proj.bias)  # noqa: E731
+        return out(value_value), out(original)
+
+
+def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """F.linear on the tokens as one [B*T, C] matrix: exported as one Gemm with the bias inside, where a 3-D
+    input gives MatMul then a separate Add pass over the output (ORT fuses that only for 2-D inputs)."""
+    shape = x.shape
+    return F.linear(x.reshape(-1, shape[-1]), weight, bias).reshape(shape[0], shape[1], weight.shape[0])
 
 
 class Block(nn.Module):
@@ -66,7 +79,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), mask)
-        return x + self.mlp(self.ln_2(x))
+        return x + self.feed_forward(self.ln_2(x))
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """self.mlp, each Linear as a 2-D Gemm (see linear_2d)."""
+        fc, proj = self.mlp.c_fc, self.mlp.c_proj
+        return linear_2d(self.mlp.gelu(linear_2d(x, fc.weight, fc.bias)), proj.weight, proj.bias)
 
 
 class Transformer(nn.Module):
@@ -181,7 +199,7 @@ class Encoder(nn.Module):
                     tokens[index - 1] = original + vv_res
                 vv = vv + vv_res if index > self.first_dual else original + vv_res
                 original = original + ori_res
-                original = original + block.mlp(block.ln_2(original))
+                original = original + block.feed_forward(block.ln_2(original))
             if index in self.feature_layers:
                 tokens[index] = vv
         glob = original[:, 0, :] @ v.proj
@@ -329,7 +347,11 @@ class FewShot(nn.Module):
         for layer, bn in enumerate(self.sharebn):
             query = F.normalize(patches[:, layer], dim=-1)[:, 1:, :]  # [B,N,D]
             shots = memory[layer]  # [M,D]
-            distance, nearest = torch.min(1.0 - query @ shots.t(), dim=-1)  # [B,N]
+            # The nearest shot token by cosine in one pass over the [B,N,M] similarities: TopK k=1 gives value and
+            # index together (ORT's ArgMax alone is slower than that TopK; the official min(1 - q·m) materialised
+            # 1 - q·m and scanned it twice). 1 - max(q·m) equals min(1 - q·m) exactly: rounding 1 - x is monotone.
+            best, nearest = torch.topk(query @ shots.t(), 1, dim=-1)
+            distance, nearest = 1.0 - best[..., 0], nearest[..., 0]  # [B,N]
             batch, dim = query.shape[0], query.shape[2]
             align = distance.reshape(batch, 1, grid, grid)
             aligns.append(F.interpolate(align, (size, size), mode="bilinear", align_corners=False))
