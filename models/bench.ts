@@ -199,3 +199,83 @@ export async function runBench(detector: Detector, options: BenchOptions): Promi
   const resize = benchResize(S, RESIZE_FRAMES, Math.max(iterations, 5));
   return { pack: detector.pack.id, provider: detector.provider, size: S, frame: { ...frame, format: 'png' }, iterations, warmup, rows, fewShotRatios, resize };
 }
+
+export interface VersusSide {
+  pack: string;
+  provider: string;
+  /** Opening the sessions (the caller times createDetector). */
+  loadMs?: number;
+  /** Medians per frame (batch 1) over the measured rounds. */
+  encoderMs: number;
+  headsMs: number;
+  totalMs: number;
+  totalMinMs: number;
+  /** Encoding the K shots and their leave-one-out scores (registerShots), once. */
+  registrationMs: number | null;
+}
+
+export interface VersusRow {
+  shots: number;
+  a: VersusSide;
+  b: VersusSide;
+  /** b / a of the per-frame medians (encoder + heads): < 1 means B is faster. */
+  ratio: number;
+  /** Median of b/a over calls made back to back (less sensitive to load drift). */
+  pairedRatioMedian: number;
+  encoderRatio: number;
+}
+
+export interface VersusReport {
+  size: number;
+  iterations: number;
+  warmup: number;
+  rows: VersusRow[];
+}
+
+/**
+ * Two packs of one image size timed in one run: per round each runs one frame (encoder + heads, batch 1) on the
+ * same model input, the order alternating, so the ratio compares calls made at the same time.
+ */
+export async function runVersus(a: Detector, b: Detector, options: { shots: number[]; iterations?: number; warmup?: number; loadMs?: [number, number]; onProgress?: (m: string) => void }): Promise<VersusReport> {
+  if (a.pack.size !== b.pack.size) throw new Error(`--vs: the packs take different image sizes (${a.pack.size} and ${b.pack.size}); compare packs of one size`);
+  const S = a.pack.size;
+  const iterations = options.iterations ?? 7;
+  const warmup = options.warmup ?? 2;
+  const maxShots = Math.max(0, ...options.shots);
+  const frame = await syntheticFrame(S, S, 1);
+  const shotImages = await Promise.all(Array.from({ length: maxShots }, (_, i) => syntheticFrame(S, S, 100 + i)));
+  const input = (await a.prepare(frame)).input;
+  const rows: VersusRow[] = [];
+  for (const shots of options.shots) {
+    const sides = [a, b].map((detector) => ({ detector, memory: null as ShotMemory | null, registrationMs: null as number | null, runs: [] as { encoderMs: number; headsMs: number }[] }));
+    for (const side of sides) {
+      if (!shots) continue;
+      const t0 = performance.now();
+      side.memory = shots >= 2 ? (await side.detector.registerShots(shotImages.slice(0, shots))).memory : await side.detector.encodeShots(shotImages.slice(0, shots));
+      side.registrationMs = performance.now() - t0;
+    }
+    for (let round = 0; round < warmup + iterations; round++) {
+      const order = round % 2 ? [sides[1]!, sides[0]!] : [sides[0]!, sides[1]!];
+      for (const side of order) {
+        const encoded = await side.detector.runEncoder(input, 1);
+        const { ms } = await side.detector.runHeads(encoded, side.memory);
+        if (round >= warmup) side.runs.push({ encoderMs: encoded.ms, headsMs: ms });
+      }
+      options.onProgress?.(`K=${shots} round ${round + 1}/${warmup + iterations}${round < warmup ? ' (warm-up)' : ''}`);
+    }
+    const summary = (side: (typeof sides)[number], i: number): VersusSide => ({
+      pack: side.detector.pack.id,
+      provider: side.detector.provider,
+      ...(options.loadMs ? { loadMs: options.loadMs[i]! } : {}),
+      encoderMs: median(side.runs.map((r) => r.encoderMs)),
+      headsMs: median(side.runs.map((r) => r.headsMs)),
+      totalMs: median(side.runs.map((r) => r.encoderMs + r.headsMs)),
+      totalMinMs: Math.min(...side.runs.map((r) => r.encoderMs + r.headsMs)),
+      registrationMs: side.registrationMs,
+    });
+    const [sa, sb] = [summary(sides[0]!, 0), summary(sides[1]!, 1)];
+    const pairs = sides[0]!.runs.map((r, i) => (sides[1]!.runs[i]!.encoderMs + sides[1]!.runs[i]!.headsMs) / (r.encoderMs + r.headsMs));
+    rows.push({ shots, a: sa, b: sb, ratio: sb.totalMs / sa.totalMs, pairedRatioMedian: median(pairs), encoderRatio: sb.encoderMs / sa.encoderMs });
+  }
+  return { size: S, iterations, warmup, rows };
+}

@@ -26,6 +26,11 @@ export interface DetectorOptions {
   maxPixels?: number;
   /** Worker threads for the model's resize; 0 resizes on the calling thread. Default: cores − 1, at most 2, at least 1. */
   resizeThreads?: number;
+  /** ORT's CPU memory arena (default on): a pool that keeps its peak for the session's life. Off: every
+   *  temporary is allocated and freed per call, so resident memory follows the current call only. */
+  cpuMemArena?: boolean;
+  /** ORT's memory pattern (default on): plans one block per input shape seen; off keeps no per-shape plans. */
+  memPattern?: boolean;
 }
 
 export interface BranchDiagnostics {
@@ -101,12 +106,21 @@ export interface Detector {
   inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]>;
   /** Each shot scored few-shot against the other shots (K ≥ 2), for threshold calibration. */
   leaveOneOutScores(images: ImageInput[], roi?: Rect | null): Promise<number[]>;
+  /** encodeShots and leaveOneOutScores in one: each shot goes through the encoder once (K ≥ 2 for the scores;
+   *  with one shot `leaveOneOut` is empty). */
+  registerShots(images: ImageInput[], roi?: Rect | null): Promise<ShotRegistration>;
   /** The bare sessions, for benchmarks: encoder on a uint8 batch, heads on its output. */
   runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput>;
   runHeads(encoded: EncoderOutput, memory?: ShotMemory | null): Promise<{ outputs: Record<string, ort.Tensor>; ms: number }>;
   /** Closes and recreates the sessions (after a hang or a session error). */
   recreate(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ShotRegistration {
+  memory: ShotMemory;
+  /** Each shot's few-shot score against the other shots, in order (empty below 2 shots). */
+  leaveOneOut: number[];
 }
 
 interface Sessions {
@@ -131,12 +145,15 @@ function retire(set: Sessions | null): void {
 
 const stderrLogger: DetectorLogger = { warn: (message) => process.stderr.write(`${message}\n`) };
 
-async function openSessions(pack: Pack, provider: Provider, intraOpThreads?: number): Promise<Sessions> {
+async function openSessions(pack: Pack, provider: Provider, detectorOptions: DetectorOptions): Promise<Sessions> {
+  const { intraOpThreads, cpuMemArena, memPattern } = detectorOptions;
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+    ...(cpuMemArena !== undefined ? { enableCpuMemArena: cpuMemArena } : {}),
+    ...(memPattern !== undefined ? { enableMemPattern: memPattern } : {}),
   };
   const opened: ort.InferenceSession[] = [];
   try {
@@ -159,7 +176,7 @@ export async function createDetector(pack: Pack, options: DetectorOptions = {}):
   const failures: string[] = [];
   for (const candidate of providers) {
     try {
-      sessions = await openSessions(pack, candidate, options.intraOpThreads);
+      sessions = await openSessions(pack, candidate, options);
       provider = candidate;
       break;
     } catch (err) {
@@ -294,30 +311,46 @@ class OrtDetector implements Detector {
     return blocks;
   }
 
-  async encodeShots(images: ImageInput[], roi?: Rect | null): Promise<ShotMemory> {
+  #checkShotList(images: ImageInput[]): void {
     if (!Array.isArray(images) || images.length === 0) {
       throw new ShotMemoryError('shots: the shot list is empty but few-shot was asked for; give 1 or more normal images of the product, or run zero-shot');
     }
+  }
+
+  /** One shot at a time: ORT's pool grows to the largest batch ever run and never shrinks, so a batch of K shots
+   *  would keep K frames' worth of encoder temporaries for the process's life (batching gains nothing on a CPU). */
+  async #encodeEach(images: ImageInput[], roi?: Rect | null): Promise<EncoderOutput[]> {
+    const out: EncoderOutput[] = [];
+    for (const image of images) out.push(await this.#encodeAll([image], roi));
+    return out;
+  }
+
+  async encodeShots(images: ImageInput[], roi?: Rect | null): Promise<ShotMemory> {
+    this.#checkShotList(images);
     const blocks: Float32Array[] = [];
-    // Small batches bound memory at the real token count (K up to 8 and more).
-    for (let i = 0; i < images.length; i += 4) blocks.push(...this.#memoryBlocks(await this.#encodeAll(images.slice(i, i + 4), roi)));
+    for (const image of images) blocks.push(...this.#memoryBlocks(await this.#encodeAll([image], roi)));
     return new ShotMemory(this.pack.sha256, this.pack, blocks);
+  }
+
+  async registerShots(images: ImageInput[], roi?: Rect | null): Promise<ShotRegistration> {
+    this.#checkShotList(images);
+    const encoded = await this.#encodeEach(images, roi);
+    const memory = new ShotMemory(this.pack.sha256, this.pack, encoded.flatMap((e) => this.#memoryBlocks(e)));
+    const leaveOneOut: number[] = [];
+    if (images.length >= 2) {
+      for (let i = 0; i < images.length; i++) {
+        // The heads on the shot's own encoder output: leave-one-out costs K head calls, no second encoder pass.
+        const others = memory.select(images.map((_, k) => k).filter((k) => k !== i));
+        const { outputs } = await this.runHeads(encoded[i]!, others);
+        leaveOneOut.push(finite((outputs.score!.data as Float32Array)[0]!));
+      }
+    }
+    return { memory, leaveOneOut };
   }
 
   async leaveOneOutScores(images: ImageInput[], roi?: Rect | null): Promise<number[]> {
     if (images.length < 2) throw new ShotMemoryError(`shots: leave-one-out needs at least 2 shots, got ${images.length}; the pack's default threshold applies`);
-    const { dim: D, layers: L, patches: N } = this.pack;
-    const encoded = await this.#encodeAll(images, roi);
-    const memory = new ShotMemory(this.pack.sha256, this.pack, this.#memoryBlocks(encoded));
-    const scores: number[] = [];
-    const per = L * (N + 1) * D;
-    for (let i = 0; i < images.length; i++) {
-      const others = memory.select(images.map((_, k) => k).filter((k) => k !== i));
-      const one: EncoderOutput = { global: encoded.global.subarray(i * D, (i + 1) * D), patches: encoded.patches.subarray(i * per, (i + 1) * per), batch: 1, ms: 0 };
-      const { outputs } = await this.runHeads(one, others);
-      scores.push(finite((outputs.score!.data as Float32Array)[0]!));
-    }
-    return scores;
+    return (await this.registerShots(images, roi)).leaveOneOut;
   }
 
   async infer(frames: ImageInput[], memory?: ShotMemory | null): Promise<Inference[]> {
@@ -372,7 +405,7 @@ class OrtDetector implements Detector {
 
   async recreate(): Promise<void> {
     // New sessions first: a hung call keeps its old set (released when it returns, if ever); new calls use the new one.
-    const fresh = await openSessions(this.pack, this.provider, this.#options.intraOpThreads);
+    const fresh = await openSessions(this.pack, this.provider, this.#options);
     const old = this.#sessions;
     this.#sessions = fresh;
     retire(old);

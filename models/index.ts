@@ -11,6 +11,7 @@ export {
   type Timings,
   type PreparedFrame,
   type Provider,
+  type ShotRegistration,
 } from './detector.ts';
 export { ShotMemory, deserializeShotMemory } from './shot-memory.ts';
 export { decodeImage, resizeForModel, pngKeepingMode, DEFAULT_MAX_PIXELS, type ImageInput, type RawFrame, type RgbImage, type DecodedImage, type PillowMode } from './image.ts';

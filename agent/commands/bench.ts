@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBench, type BenchSetting } from '../../models/bench.ts';
+import { runBench, runVersus, type BenchSetting } from '../../models/bench.ts';
+import { performance } from 'node:perf_hooks';
 import { runExporter } from './pack.ts';
 import { openDetector, parsePositiveInt } from './inspect.ts';
 
@@ -19,6 +20,7 @@ interface BenchCliOptions {
   out?: string;
   providers?: string;
   threads?: string;
+  vs?: string;
 }
 
 function parseList(name: string, text: string, min: number): number[] {
@@ -59,6 +61,7 @@ async function bench(opts: BenchCliOptions): Promise<void> {
   }
   const size = opts.size === undefined ? undefined : parsePositiveInt('--size', opts.size, 518);
   const packDir = opts.pack ?? (await benchmarkPack(size ?? 518));
+  if (opts.vs !== undefined) return versus(packDir, opts.vs, shots, iterations, warmup, opts);
   const detector = await openDetector({ pack: packDir, ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
   try {
     if (size !== undefined && detector.pack.size !== size) throw new Error(`--size ${size} does not match the pack's image size ${detector.pack.size}; drop --size or --pack`);
@@ -69,6 +72,32 @@ async function bench(opts: BenchCliOptions): Promise<void> {
     process.stdout.write(text);
   } finally {
     await detector.close();
+  }
+}
+
+/** `--vs B`: the two packs interleaved in one run, B's per-frame time over A's. */
+async function versus(packA: string, packB: string, shots: number[], iterations: number, warmup: number, opts: BenchCliOptions): Promise<void> {
+  const open = async (pack: string) => {
+    const t0 = performance.now();
+    const detector = await openDetector({ pack, ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+    return { detector, ms: performance.now() - t0 };
+  };
+  const a = await open(packA);
+  try {
+    const b = await open(packB);
+    try {
+      const report = await runVersus(a.detector, b.detector, { shots, iterations, warmup, loadMs: [a.ms, b.ms], onProgress: (m) => process.stderr.write(`bench: ${m}\n`) });
+      const text = `${JSON.stringify(report, null, 2)}\n`;
+      if (opts.out) await writeFile(opts.out, text);
+      process.stdout.write(text);
+      for (const r of report.rows) {
+        process.stderr.write(`bench: K=${r.shots}: ${r.b.pack} / ${r.a.pack} = ${r.ratio.toFixed(3)} per frame (paired median ${r.pairedRatioMedian.toFixed(3)}, encoder ${r.encoderRatio.toFixed(3)}; ${r.a.totalMs.toFixed(1)} vs ${r.b.totalMs.toFixed(1)} ms)\n`);
+      }
+    } finally {
+      await b.detector.close();
+    }
+  } finally {
+    await a.detector.close();
   }
 }
 
@@ -86,6 +115,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--out <file>', 'also write the JSON report here')
     .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')
+    .option('--vs <dir>', 'a second pack of the same image size: both timed interleaved per frame (batch 1, --shots), B/A ratio printed')
     .action(async (opts: BenchCliOptions) => {
       await bench(opts);
     });
