@@ -69,7 +69,7 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   // Freeze → Keep: the shot appears, a reference set is made.
   await card.locator('[data-cap=freeze]').click();
   await candidate.first().locator('[data-keep]').click();
-  await toast(/shot #\d+ kept: reference set v1/);
+  await toast(/shot #\d+ kept: reference set 1$/);
   await card.locator('.shot').first().waitFor();
   t.is(shotCount(), 1);
   t.is(h.daemon.store.listShots(pid)[0]!.source, 'cam1');
@@ -82,7 +82,7 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   t.truthy(texts.find((x) => x.includes('good-a.png')));
   await page.screenshot({ path: `${ARTIFACTS}/3-two-uploads.png` });
   await candidate.filter({ hasText: 'good-a.png' }).locator('[data-keep]').click();
-  await toast(/kept: reference set v2/);
+  await toast(/kept: reference set 2$/);
   await candidate.filter({ hasText: 'good-b.png' }).locator('[data-discard]').click();
   await page.waitForFunction(() => document.querySelectorAll('.candidate[data-candidate]').length === 0);
   await page.waitForFunction(() => document.querySelectorAll('.card.product .shot').length === 2);
@@ -92,9 +92,9 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   await card.locator('input[data-cap=files]').setInputFiles([await pngFile('good-c.png', line.render(3).rgb), await pngFile('odd.png', noise())]);
   await page.waitForFunction(() => document.querySelectorAll('.candidate[data-candidate]').length === 2);
   await candidate.filter({ hasText: 'good-c.png' }).locator('[data-keep]').click();
-  await toast(/kept: reference set v3/);
+  await toast(/kept: reference set 3$/);
   await candidate.filter({ hasText: 'odd.png' }).locator('[data-keep]').click();
-  await toast(/kept: reference set v4/);
+  await toast(/kept: reference set 4$/);
   const flagged = card.locator('.shot.flagged');
   await flagged.waitFor({ timeout: 60_000 }).catch(async (err: Error) => {
     const advice = await h.api('GET', `/api/products/${pid}/shot-advice`);
@@ -147,13 +147,13 @@ test('guided capture, uploads, a flagged shot that activation asks about, false 
   // Products: the reference sets, the earlier one (v4) restored in one step after confirming.
   await page.click('nav a[data-page=products]');
   const sets5 = card.locator('details.reference-sets');
-  await sets5.locator('summary', { hasText: 'current v5' }).click();
+  await sets5.locator('summary', { hasText: 'set 5 in use' }).click();
   await sets5.locator('tr[data-set="4"] [data-restore]').click();
-  const restore = page.locator('.dialog', { hasText: 'Restore reference set v4?' });
+  const restore = page.locator('.dialog', { hasText: 'Restore reference set 4?' });
   await restore.waitFor();
   await restore.locator('[data-dialog=ok]').click();
-  await toast(/set v4 restored as v6/);
-  await sets5.locator('summary', { hasText: 'current v6' }).waitFor();
+  await toast(/reference set 4 restored as reference set 6/);
+  await sets5.locator('summary', { hasText: 'set 6 in use' }).waitFor();
   await sets5.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${ARTIFACTS}/6-reference-sets-restored.png` });
   t.deepEqual(h.daemon.store.listShots(pid).map((s) => s.id), h.daemon.store.referenceSets(pid).find((s) => s.version === 4)!.shotIds);

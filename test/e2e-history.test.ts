@@ -49,7 +49,7 @@ test('History: FAIL detail with frame, overlay and mask in view, keyboard next/p
   const firstId = await failRow.getAttribute('data-id');
   t.regex((await detail.textContent()) ?? '', new RegExp(firstId!));
   t.regex((await detail.locator('[data-k=product]').textContent()) ?? '', /E2E-Housing/);
-  t.regex((await detail.textContent()) ?? '', /set on the product/);
+  t.regex((await detail.textContent()) ?? '', /Set on the product/);
   await page.locator('#keep-as-shot').waitFor();
   await page.screenshot({ path: `${ARTIFACTS}/2-fail-detail.png` });
 

@@ -20,7 +20,7 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
 
   // Live view before any product: zero-shot, and the UI says so.
   await page.goto(`${h.url}/#/live`);
-  await page.locator('.station .verdict').filter({ hasText: /PASS|FAIL/ }).waitFor({ timeout: 10_000 });
+  await page.locator('.station .verdict').filter({ hasText: /^(OK|NG)$/ }).waitFor({ timeout: 10_000 });
   await page.locator('.station .zero-shot').waitFor();
   await page.screenshot({ path: `${ARTIFACTS}/1-live-zero-shot.png` });
 
@@ -41,7 +41,7 @@ test('operator flow: create product, 2 live shots, activate, few-shot verdicts w
   await card.locator('[data-cap=freeze]').click();
   await card.locator('.candidate [data-keep]').first().click();
   await page.waitForFunction(() => document.querySelectorAll('.card.product .shot').length === 2);
-  await page.waitForFunction(() => Array.from(document.querySelectorAll(".card.product .shot")).every((s) => /LOO 0\.\d{3}/.test(s.textContent ?? '')));
+  await page.waitForFunction(() => Array.from(document.querySelectorAll(".card.product .shot")).every((s) => /unusual 0\.\d{3}/.test(s.textContent ?? '')));
   await card.locator('[data-act=activate]').click();
   await page.locator('#toast', { hasText: /few-shot/ }).waitFor();
   await card.locator('.ok', { hasText: 'active on ST1' }).waitFor();

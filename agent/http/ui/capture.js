@@ -1,25 +1,25 @@
 // Guided shot capture for one product: a live preview of the chosen station, Freeze (or Take picture on a
 // software-triggered camera), uploads of several files (picker or drag-and-drop). Each frame or file becomes a
 // candidate judged against the product's current shots, shown with its score and heat map, kept or discarded.
-import { $, esc, fmt, toast, api } from './core.js';
+import { $, esc, fmt, toast, api, t, termHtml } from './core.js';
 
 const PREVIEW_MS = 300;
 
 /** Mounts the panel in `el`. `station()` is the station chosen on the card, `onKept()` refreshes the product's shots. */
 export function mountCapture(el, { product, station, stationInfo, onKept }) {
   el.className = 'capture';
-  el.innerHTML = `<h3>Add good shots</h3>
+  el.innerHTML = `<h3>${esc(t('capture.title'))}</h3>
     <div class="capture-row">
       <div class="preview-box">
-        <div class="preview-frame"><img class="preview" alt="live preview" hidden><span class="preview-empty">Live preview is off</span></div>
+        <div class="preview-frame"><img class="preview" alt="${esc(t('capture.previewAlt'))}" hidden><span class="preview-empty">${esc(t('capture.previewOff'))}</span></div>
         <div class="preview-note note" hidden></div>
         <div class="capture-buttons">
-          <button type="button" data-cap="live">Show live camera</button>
-          <button type="button" data-cap="picture" hidden>Take picture</button>
-          <button type="button" data-cap="freeze" class="primary">Freeze</button>
+          <button type="button" data-cap="live">${esc(t('capture.showLive'))}</button>
+          <button type="button" data-cap="picture" hidden>${esc(t('capture.takePicture'))}</button>
+          <button type="button" data-cap="freeze" class="primary">${esc(t('capture.freeze'))}</button>
         </div>
       </div>
-      <label class="dropzone" tabindex="0">Drop image files here, or&nbsp;<u>choose files</u>
+      <label class="dropzone" tabindex="0">${esc(t('capture.drop'))}&nbsp;<u>${esc(t('capture.choose'))}</u>
         <input type="file" accept="image/*" multiple data-cap="files" hidden></label>
     </div>
     <div class="candidates"></div>`;
@@ -33,7 +33,7 @@ export function mountCapture(el, { product, station, stationInfo, onKept }) {
     const software = st?.triggerMode === 'software';
     $('[data-cap=picture]', el).hidden = !software;
     note.hidden = !software;
-    note.textContent = software ? `Camera ${st.cameraId} is software-triggered: it shows a new frame only when asked. Press "Take picture", then Freeze.` : '';
+    note.textContent = software ? t('capture.softwareNote', { camera: st.cameraId }) : '';
   };
   describe();
 
@@ -50,19 +50,19 @@ export function mountCapture(el, { product, station, stationInfo, onKept }) {
   img.onerror = () => {
     img.hidden = true;
     $('.preview-empty', el).hidden = false;
-    $('.preview-empty', el).textContent = 'No frame from this camera yet';
+    $('.preview-empty', el).textContent = t('capture.noFrame');
     setTimeout(nextFrame, 1000);
   };
   $('[data-cap=live]', el).onclick = (e) => {
     live = !live;
-    e.target.textContent = live ? 'Stop live camera' : 'Show live camera';
+    e.target.textContent = t(live ? 'capture.stopLive' : 'capture.showLive');
     describe();
     if (live) nextFrame();
   };
   $('[data-cap=picture]', el).onclick = async () => {
     try {
       await api('POST', `/api/stations/${encodeURIComponent(station())}/trigger`, { partId: 'shot-capture' });
-      setTimeout(() => { if (!live) { live = true; $('[data-cap=live]', el).textContent = 'Stop live camera'; } nextFrame(); }, 150);
+      setTimeout(() => { if (!live) { live = true; $('[data-cap=live]', el).textContent = t('capture.stopLive'); } nextFrame(); }, 150);
     } catch (err) { toast(err.message, true); }
   };
   $('[data-cap=freeze]', el).onclick = async () => {
@@ -75,14 +75,14 @@ export function mountCapture(el, { product, station, stationInfo, onKept }) {
     for (const file of files) {
       const slot = document.createElement('div');
       slot.className = 'candidate pending';
-      slot.textContent = `judging ${file.name}…`;
+      slot.textContent = t('capture.judging', { file: file.name });
       list.prepend(slot);
       try {
         const c = await api('POST', `/api/products/${product.id}/candidates/upload`, file, file.type || 'application/octet-stream');
         slot.replaceWith(card(c, file.name));
       } catch (err) {
         slot.className = 'candidate refused';
-        slot.textContent = `${file.name}: ${err.message}`;
+        slot.textContent = t('capture.refused', { file: file.name, error: err.message });
       }
     }
   };
@@ -104,17 +104,17 @@ export function mountCapture(el, { product, station, stationInfo, onKept }) {
     div.className = `candidate ${c.verdict}`;
     div.dataset.candidate = c.id;
     const mins = Math.max(0, Math.round((c.expiresAt - Date.now()) / 60000));
-    div.innerHTML = `<img src="${esc(c.overlayUrl)}" alt="candidate heat map">
-      <div><span class="chip ${c.verdict}">${c.verdict === 'fail' ? 'looks defective' : 'looks good'}</span>
-        score ${fmt(c.score)} · threshold ${fmt(c.threshold)} · ${esc(c.mode)}${c.shots ? ` (${c.shots} shot${c.shots > 1 ? 's' : ''})` : ''}</div>
+    div.innerHTML = `<img src="${esc(c.overlayUrl)}" alt="${esc(t('capture.candidateAlt'))}">
+      <div>${termHtml('candidate', c.verdict, `chip ${c.verdict}`)}
+        ${esc(t('capture.scoreLine', { score: fmt(c.score), threshold: fmt(c.threshold) }))} · ${termHtml('mode', c.mode)}${c.shots ? esc(t(c.shots > 1 ? 'capture.shotsMany' : 'capture.shotsOne', { n: c.shots })) : ''}</div>
       <div class="summary">${esc(c.summary)}</div>
-      <div class="cap-small">${esc(name ?? c.source)} · expires in ${mins} min unless kept</div>
-      <button type="button" class="primary" data-keep>Keep as good shot</button> <button type="button" data-discard>Discard</button>`;
+      <div class="cap-small">${esc(t('capture.expires', { source: name ?? c.source, mins }))}</div>
+      <button type="button" class="primary" data-keep>${esc(t('capture.keep'))}</button> <button type="button" data-discard>${esc(t('capture.discard'))}</button>`;
     $('[data-keep]', div).onclick = async () => {
       try {
         const r = await api('POST', `/api/candidates/${c.id}/keep`);
         div.remove();
-        toast(`shot #${r.shot.id} kept: reference set v${r.referenceSet.version}`);
+        toast(t('capture.kept', { id: r.shot.id, version: r.referenceSet.version }));
         await onKept();
       } catch (err) { toast(err.message, true); }
     };
@@ -122,7 +122,7 @@ export function mountCapture(el, { product, station, stationInfo, onKept }) {
       try {
         await api('DELETE', `/api/candidates/${c.id}`);
         div.remove();
-        toast('candidate discarded');
+        toast(t('capture.discarded'));
       } catch (err) { toast(err.message, true); }
     };
     return div;

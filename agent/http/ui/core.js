@@ -1,7 +1,11 @@
 // Shared by the UI's pages: DOM and format helpers, the API client (writes carry the token), the protocol constants.
+import { t, term, setTerm, lang } from './i18n.js';
+
+export { t, term, termHtml, setTerm, lang } from './i18n.js';
 export const $ = (sel, el = document) => el.querySelector(sel);
 export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-export const fmt = (n, d = 3) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '–');
+// German writes a decimal comma; English and Chinese a point.
+export const fmt = (n, d = 3) => (typeof n === 'number' && Number.isFinite(n) ? (lang === 'de' ? n.toFixed(d).replace('.', ',') : n.toFixed(d)) : '–');
 const tokenBox = $('#token');
 tokenBox.value = localStorage.getItem('adaptclip.token') ?? '';
 tokenBox.addEventListener('change', () => localStorage.setItem('adaptclip.token', tokenBox.value));
@@ -26,7 +30,7 @@ export async function api(method, url, body, contentType) {
     session.user = null; // the session ended (idle timeout, restart): ask for a login again
     showSession();
   }
-  if (!res.ok) throw new Error(data?.error ?? `${method} ${url}: HTTP ${res.status}`);
+  if (!res.ok) throw new Error(data?.error ?? t('error.http', { method, url, status: res.status }));
   return data;
 }
 
@@ -51,24 +55,25 @@ function lockControls() {
       if (el.dataset.roleLocked) return;
       el.dataset.roleLocked = role;
       el.setAttribute('aria-disabled', 'true');
-      el.title = `needs the ${role} role (you are ${session.user ? session.user.role : 'not logged in'})`;
+      el.title = session.user ? t('role.needs', { role: term('role', role).name, you: term('role', session.user.role).name }) : t('role.needsLogin', { role: term('role', role).name });
     });
   }
 }
 new MutationObserver(lockControls).observe(document.body, { childList: true, subtree: true });
 
 const who = $('#who');
-function showSession() {
+function showSession(ask = true) {
   tokenBox.closest('label').hidden = session.loginsEnabled;
   who.hidden = !session.loginsEnabled;
   if (!session.loginsEnabled) return;
   who.innerHTML = session.user
-    ? `<span data-user>${esc(session.user.name)}</span> · <span data-role>${esc(session.user.role)}</span> <button type="button" data-logout>Log out</button>`
-    : '<button type="button" data-login>Log in</button>';
+    ? `<span data-user>${esc(session.user.name)}</span> · <span data-role></span> <button type="button" data-logout>${esc(t('login.logout'))}</button>`
+    : `<button type="button" data-login>${esc(t('login.login'))}</button>`;
+  if (session.user) setTerm($('[data-role]', who), 'role', session.user.role);
   if (session.user) $('[data-logout]', who).onclick = async () => { await api('POST', '/auth/logout'); session.user = null; showSession(); rerender(); };
   else {
     $('[data-login]', who).onclick = showLogin;
-    showLogin();
+    if (ask) showLogin();
   }
 }
 
@@ -78,11 +83,11 @@ function showLogin() {
   const back = document.createElement('div');
   back.className = 'dialog-back';
   back.id = 'login';
-  back.innerHTML = `<form class="dialog login" aria-label="Log in"><h3>Log in</h3>
-    <label>User <input name="name" autocomplete="username" required maxlength="64"></label>
-    <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+  back.innerHTML = `<form class="dialog login" aria-label="${esc(t('login.title'))}"><h3>${esc(t('login.title'))}</h3>
+    <label>${esc(t('login.user'))} <input name="name" autocomplete="username" required maxlength="64"></label>
+    <label>${esc(t('login.password'))} <input name="password" type="password" autocomplete="current-password" required></label>
     <div class="error" data-login-error></div>
-    <div class="dialog-buttons"><button type="button" data-dialog="cancel">Not now</button> <button class="primary" type="submit">Log in</button></div></form>`;
+    <div class="dialog-buttons"><button type="button" data-dialog="cancel">${esc(t('login.notNow'))}</button> <button class="primary" type="submit">${esc(t('login.login'))}</button></div></form>`;
   $('[data-dialog=cancel]', back).onclick = () => back.remove();
   $('form', back).onsubmit = async (e) => {
     e.preventDefault();
@@ -106,6 +111,13 @@ try {
   Object.assign(session, await (await fetch('/auth/session')).json());
 } catch { /* an agent without /auth/session: token box as before */ }
 showSession();
+// Another language: the header's login parts again, an open login form in the new words.
+window.addEventListener('langchange', () => {
+  const open = $('#login');
+  open?.remove();
+  showSession(false);
+  if (open && !session.user) showLogin();
+});
 // ---- end logins and roles ----
 
 // Outcome names, NO_VERDICT reasons, verdict codes (adapters/protocol.ts protocolForUi()): set by banner() from
@@ -116,7 +128,7 @@ export let protocol = null;
 export async function banner() {
   const info = await api('GET', '/api/info');
   protocol = info.protocol;
-  $('#banner').textContent = info.safeMode ? `SAFE MODE: ${info.configProblems[0] ?? 'invalid config'}` : '';
+  $('#banner').textContent = info.safeMode ? t('banner.safeMode', { problem: info.configProblems[0] ?? t('banner.invalidConfig') }) : '';
   return info;
 }
 

@@ -1,10 +1,10 @@
 // Overview: the line at a glance, for a screen beside the line (read from two metres) or a 10" touch panel. One
 // tile per station: OK / NG / NO VERDICT in big letters (with its plain reason), product, last part with outlines,
 // the current shift's counts and yield, camera state, and "New shift" (with a confirmation). Polls GET /api/overview.
-import { $, esc, toast, api, banner, every } from './core.js';
+import { $, esc, toast, api, banner, every, protocol, t, term, termHtml, setTerm, lang, fmt } from './core.js';
 
 const VERDICT_CLASS = { OK: 'ok', NG: 'ng', 'NO VERDICT': 'nv' };
-const time = (ms) => new Date(ms).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const time = (ms) => new Date(ms).toLocaleString(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
 
 /** A confirmation with large buttons (touch); resolves true on confirm. */
 function confirmReset(st) {
@@ -12,12 +12,11 @@ function confirmReset(st) {
     const s = st.shift;
     const back = document.createElement('div');
     back.className = 'dialog-back ov-dialog';
-    back.innerHTML = `<div class="dialog" role="dialog" aria-modal="true" aria-label="New shift on ${esc(st.id)}">
-      <h3>Start a new shift on ${esc(st.id)}?</h3>
-      <p>The counts (OK ${s.ok}, NG ${s.ng}, not inspected ${s.notInspected}) start again from 0, on the PLC's counters too.
-      The shift that ends is kept in the audit log.</p>
-      <div class="dialog-buttons"><button type="button" data-dialog="cancel">Cancel</button>
-      <button type="button" class="primary" data-dialog="ok">New shift</button></div></div>`;
+    back.innerHTML = `<div class="dialog" role="dialog" aria-modal="true" aria-label="${esc(t('overview.reset.aria', { station: st.id }))}">
+      <h3>${esc(t('overview.reset.title', { station: st.id }))}</h3>
+      <p>${esc(t('overview.reset.body', { ok: s.ok, ng: s.ng, notInspected: s.notInspected }))}</p>
+      <div class="dialog-buttons"><button type="button" data-dialog="cancel">${esc(t('common.cancel'))}</button>
+      <button type="button" class="primary" data-dialog="ok">${esc(t('overview.reset.ok'))}</button></div></div>`;
     const done = (v) => { back.remove(); resolve(v); };
     $('[data-dialog=ok]', back).onclick = () => done(true);
     $('[data-dialog=cancel]', back).onclick = () => done(false);
@@ -26,16 +25,25 @@ function confirmReset(st) {
   });
 }
 
+/** Why a tile shows NO VERDICT, in the chosen language (the API's `why` is English; the same rule as agent/overview.ts). */
+function whyHtml(st, noVerdict) {
+  if (!noVerdict) return '';
+  if (!st.camera.online) return esc(t('overview.why.camera', { state: term('camera', st.camera.state).name }));
+  if (!st.last) return esc(t('overview.why.noPart'));
+  if (st.last.outcome === protocol.outcomes.noVerdict) return st.last.reason ? termHtml('reason', st.last.reason) : termHtml('outcome', st.last.outcome);
+  return esc(st.verdict.why);
+}
+
 function tileHtml(st) {
   return `<div class="ov-head"><span class="ov-station">${esc(st.id)}</span><span class="ov-product"></span></div>
     <div class="ov-verdict" data-verdict></div>
     <div class="ov-why"></div>
     <div class="ov-body">
-      <figure class="ov-figure"><img class="ov-image" alt="last part of ${esc(st.id)} with defect outlines"><figcaption class="ov-nofig">no image of the last part</figcaption></figure>
+      <figure class="ov-figure"><img class="ov-image" alt="${esc(t('overview.imageAlt', { station: st.id }))}"><figcaption class="ov-nofig">${esc(t('overview.noImage'))}</figcaption></figure>
       <dl class="ov-counts"></dl>
     </div>
     <div class="ov-foot"><span class="ov-camera"></span>
-      <button type="button" class="ov-reset" data-reset="${esc(st.id)}">New shift / reset counters</button></div>`;
+      <button type="button" class="ov-reset" data-reset="${esc(st.id)}">${esc(t('overview.resetButton'))}</button></div>`;
 }
 
 export async function overview(page, current) {
@@ -46,7 +54,7 @@ export async function overview(page, current) {
   const render = (view) => {
     last = view;
     const grid = $('#overview');
-    if (!view.stations.length) grid.innerHTML = '<div class="card">No stations configured.</div>';
+    if (!view.stations.length) grid.innerHTML = `<div class="card">${esc(t('common.noStations'))}</div>`;
     grid.dataset.count = String(view.stations.length);
     for (const st of view.stations) {
       let tile = tiles.get(st.id);
@@ -63,11 +71,11 @@ export async function overview(page, current) {
       }
       const v = st.verdict;
       const badge = $('[data-verdict]', tile);
-      badge.textContent = v.show;
+      setTerm(badge, 'verdict', v.show);
       badge.className = `ov-verdict ${VERDICT_CLASS[v.show]}`;
       tile.dataset.verdict = v.show;
-      $('.ov-why', tile).textContent = v.why;
-      $('.ov-product', tile).textContent = st.product.id === null ? 'no product' : `${st.product.name} · recipe ${st.product.recipeId}`;
+      $('.ov-why', tile).innerHTML = whyHtml(st, VERDICT_CLASS[v.show] === 'nv');
+      $('.ov-product', tile).textContent = st.product.id === null ? t('overview.noProduct') : t('overview.product', { name: st.product.name, recipe: st.product.recipeId });
       const img = $('.ov-image', tile);
       if (!st.image) tile.classList.add('no-image');
       else if (img.dataset.src !== st.image.url) {
@@ -75,17 +83,16 @@ export async function overview(page, current) {
         img.src = st.image.url;
       }
       const s = st.shift;
-      const reasons = Object.entries(s.reasons).map(([r, n]) => `${r.replace(/_/g, ' ')} ${n}`).join(', ');
+      const reasons = Object.entries(s.reasons).map(([r, n]) => `${term('reason', r).name}: ${n}`).join(', ');
       $('.ov-counts', tile).innerHTML = `
-        <div class="ov-n ok"><dt>OK</dt><dd data-count="ok">${s.ok}</dd></div>
-        <div class="ov-n ng"><dt>NG</dt><dd data-count="ng">${s.ng}</dd></div>
-        <div class="ov-n nv"><dt>Not inspected</dt><dd data-count="notInspected" title="${esc(reasons)}">${s.notInspected}</dd></div>
-        <div class="ov-n"><dt>Yield</dt><dd data-count="yield">${s.yieldPct === null ? '–' : `${s.yieldPct.toFixed(1)} %`}</dd></div>
-        <div class="ov-since">Shift since ${esc(time(s.startedAt))} · ${esc(s.cause === 'first-start' ? 'first start' : s.startedBy)}</div>`;
+        <div class="ov-n ok"><dt>${esc(term('verdict', 'OK').name)}</dt><dd data-count="ok">${s.ok}</dd></div>
+        <div class="ov-n ng"><dt>${esc(term('verdict', 'NG').name)}</dt><dd data-count="ng">${s.ng}</dd></div>
+        <div class="ov-n nv"><dt>${esc(t('overview.count.notInspected'))}</dt><dd data-count="notInspected" title="${esc(reasons)}">${s.notInspected}</dd></div>
+        <div class="ov-n"><dt>${esc(t('overview.count.yield'))}</dt><dd data-count="yield">${s.yieldPct === null ? '–' : `${fmt(s.yieldPct, 1)} %`}</dd></div>
+        <div class="ov-since">${esc(t('overview.since', { time: time(s.startedAt) }))} · ${s.cause === 'first-start' ? termHtml('shiftCause', s.cause) : `${termHtml('shiftCause', s.cause)} (${esc(s.startedBy)})`}</div>`;
       const cam = $('.ov-camera', tile);
-      cam.textContent = `Camera ${st.camera.state}`;
+      cam.innerHTML = `${esc(t('overview.camera'))} ${termHtml('camera', st.camera.state)}${st.camera.detail ? ` <span class="ov-camera-detail">${esc(st.camera.detail)}</span>` : ''}`;
       cam.className = `ov-camera ${st.camera.online ? 'online' : 'offline'}`;
-      cam.title = st.camera.detail ?? '';
     }
     for (const [id, tile] of tiles) if (!view.stations.some((s) => s.id === id)) (tile.remove(), tiles.delete(id));
   };
@@ -102,7 +109,7 @@ export async function overview(page, current) {
     if (!st || !(await confirmReset(st))) return;
     try {
       await api('POST', `/api/stations/${encodeURIComponent(st.id)}/counters/reset`, {});
-      toast(`New shift on ${st.id}: counters reset`);
+      toast(t('overview.reset.done', { station: st.id }));
       await tick();
     } catch (err) {
       toast(err.message, true);

@@ -1,25 +1,24 @@
 // Inspection region editor for one product: on a frozen camera frame, drag a rectangle for the region, click points
 // for an ignore area (double-click closes it), set the minimum defect area, Save → PUT /api/products/:id/region.
 // The saved region is drawn over the frame: outline for the region, hatched ignore areas.
-import { $, toast, api } from './core.js';
+import { $, esc, toast, api, t } from './core.js';
 
 /** Mounts the editor after the card's capture panel. `station()` is the station chosen on the card. */
 export function mountRegion(card, { product, station }) {
   const el = document.createElement('details');
   el.className = 'region-editor';
   el.dataset.region = String(product.id);
-  el.innerHTML = `<summary>Region: what is inspected <span data-region-summary class="muted"></span></summary>
-    <p class="note">Freeze a frame, then drag a rectangle around the part (only it is inspected), and click points around
-      anything inside it to ignore (double-click closes the area). Defects smaller than the minimum area do not count.</p>
+  el.innerHTML = `<summary>${esc(t('region.summary'))} <span data-region-summary class="muted"></span></summary>
+    <p class="note">${esc(t('region.help'))}</p>
     <div class="region-buttons">
-      <button type="button" data-region-act="freeze">Freeze frame</button>
-      <button type="button" data-region-act="rect" aria-pressed="true">Draw region</button>
-      <button type="button" data-region-act="poly" aria-pressed="false">Add ignore area</button>
-      <button type="button" data-region-act="clear">Clear</button>
-      <label>Min area <input type="number" min="0" step="1" name="minArea" placeholder="none"> px</label>
-      <button type="button" data-region-act="save" class="primary">Save region</button>
+      <button type="button" data-region-act="freeze">${esc(t('region.freeze'))}</button>
+      <button type="button" data-region-act="rect" aria-pressed="true">${esc(t('region.draw'))}</button>
+      <button type="button" data-region-act="poly" aria-pressed="false">${esc(t('region.ignore'))}</button>
+      <button type="button" data-region-act="clear">${esc(t('region.clear'))}</button>
+      <label>${esc(t('region.minArea'))} <input type="number" min="0" step="1" name="minArea" placeholder="${esc(t('region.none'))}"> px</label>
+      <button type="button" data-region-act="save" class="primary">${esc(t('region.save'))}</button>
     </div>
-    <div class="region-stage"><canvas data-region-canvas hidden></canvas><span class="region-empty">No frame frozen yet</span></div>`;
+    <div class="region-stage"><canvas data-region-canvas hidden aria-label="${esc(t('region.canvasLabel'))}"></canvas><span class="region-empty">${esc(t('region.noFrame'))}</span></div>`;
   const after = $('[data-capture]', card);
   after ? after.after(el) : card.append(el);
   const canvas = $('canvas', el);
@@ -37,10 +36,10 @@ export function mountRegion(card, { product, station }) {
     $('[data-region-act=poly]', el).setAttribute('aria-pressed', String(m === 'poly'));
   };
   const summary = () => {
-    const parts = [roi ? `${roi.width}×${roi.height} at ${roi.x},${roi.y}` : 'whole frame'];
-    if (ignore.length) parts.push(`${ignore.length} ignore area${ignore.length > 1 ? 's' : ''}`);
+    const parts = [roi ? t('region.rect', { w: roi.width, h: roi.height, x: roi.x, y: roi.y }) : t('region.wholeFrame')];
+    if (ignore.length) parts.push(t(ignore.length > 1 ? 'region.ignoreMany' : 'region.ignoreOne', { n: ignore.length }));
     const min = $('input[name=minArea]', el).value;
-    if (min !== '') parts.push(`min area ${min} px`);
+    if (min !== '') parts.push(t('region.minAreaValue', { n: min }));
     $('[data-region-summary]', el).textContent = `· ${parts.join(', ')}`;
   };
   const path = (points) => {
@@ -112,7 +111,7 @@ export function mountRegion(card, { product, station }) {
   canvas.addEventListener('dblclick', () => {
     if (mode !== 'poly') return;
     if (open.length >= 3) ignore.push(open);
-    else toast('an ignore area needs at least 3 points', true);
+    else toast(t('region.needPoints'), true);
     open = [];
     draw();
   });
@@ -120,9 +119,9 @@ export function mountRegion(card, { product, station }) {
 
   const freeze = async () => {
     const res = await fetch(`/api/stations/${encodeURIComponent(station())}/preview.jpg?t=${Date.now()}`);
-    if (!res.ok) throw new Error(`no frame from ${station()} yet`);
+    if (!res.ok) throw new Error(t('region.noFrameFrom', { station: station() }));
     const url = URL.createObjectURL(await res.blob());
-    await new Promise((resolve, reject) => { frame.onload = resolve; frame.onerror = () => reject(new Error('the frame could not be shown')); frame.src = url; });
+    await new Promise((resolve, reject) => { frame.onload = resolve; frame.onerror = () => reject(new Error(t('region.frameBroken'))); frame.src = url; });
     canvas.width = frame.naturalWidth;
     canvas.height = frame.naturalHeight;
     canvas.hidden = false;
@@ -138,7 +137,7 @@ export function mountRegion(card, { product, station }) {
     try {
       const saved = await api('PUT', `/api/products/${product.id}/region`, { roi, ignore, minAreaPx: min === '' ? null : Number(min), stationId: station() });
       show(saved.region);
-      toast(`region saved (reference set ${saved.referenceSet}); checked against ${saved.checkedAgainst.map((c) => c.source).join(', ') || 'no frame yet'}`);
+      toast(t('region.saved', { version: saved.referenceSet, sources: saved.checkedAgainst.map((c) => c.source).join(', ') || t('region.noFrameYet') }));
     } catch (err) { toast(err.message, true); }
   };
   const show = (region) => {

@@ -1,12 +1,11 @@
 // Threshold workbench for one product: a histogram of its recent scores (pass green, fail red), the shots'
 // leave-one-out scores, the threshold it runs with, and a slider that shows how many of those results would change
 // verdict at another threshold before it is set (PATCH /api/products/:id, audited) or the calibrated one restored.
-import { esc, fmt, toast, api } from './core.js';
+import { esc, fmt, toast, api, t, term, termHtml } from './core.js';
 
 const LIMIT = 200;
 const BINS = 32;
 const W = 560, H = 170, L = 34, R = 12, T = 18, B = 40;
-const SOURCE_WORDS = { override: 'set by hand', shots: 'calibrated from the shots', 'pack-default': "the pack's default" };
 
 /** How many of `results` would flip at threshold t: judged PASS but score ≥ t, judged FAIL but score < t. */
 export function flipsAt(results, t) {
@@ -49,14 +48,14 @@ function chart(data, [lo, hi], slider) {
   const ticks = Array.from({ length: 6 }, (_, k) => lo + ((hi - lo) * k) / 5)
     .map((v) => `<line x1="${sx(v)}" y1="${sy(0)}" x2="${sx(v)}" y2="${sy(0) + 4}" stroke="#6b7280"/><text x="${sx(v)}" y="${sy(0) + 15}" text-anchor="middle">${v.toFixed(3)}</text>`).join('');
   const loo = data.shots.filter((s) => s.looScore !== null)
-    .map((s) => `<path class="tw-loo" d="M${sx(s.looScore).toFixed(1)},${sy(0) + 18} l-5,9 h10 z"><title>shot #${s.shotId}: leave-one-out ${fmt(s.looScore)}</title></path>`).join('');
+    .map((s) => `<path class="tw-loo" d="M${sx(s.looScore).toFixed(1)},${sy(0) + 18} l-5,9 h10 z"><title>${esc(t('tw.looTitle', { id: s.shotId, score: fmt(s.looScore) }))}</title></path>`).join('');
   const now = data.threshold.value;
   const line = (v, cls, label, y) => `<line class="${cls}" x1="${sx(v)}" y1="${T - 4}" x2="${sx(v)}" y2="${sy(0)}"/><text class="${cls}-label" x="${sx(v) + 3}" y="${y}">${label}</text>`;
-  return `<svg class="tw-chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="recent scores and thresholds">
+  return `<svg class="tw-chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(t('tw.chartLabel'))}">
     <rect x="${L}" y="${T}" width="${W - L - R}" height="${sy(0) - T}" fill="#f9fafb" stroke="#d1d5db"/>
     ${bars}${ticks}${loo}
     <text x="${L - 4}" y="${sy(top) + 4}" text-anchor="end">${top}</text><text x="${L - 4}" y="${sy(0)}" text-anchor="end">0</text>
-    ${now === null ? '' : line(now, 'tw-now', `now ${fmt(now)}`, T + 8)}
+    ${now === null ? '' : line(now, 'tw-now', esc(t('tw.now', { value: fmt(now) })), T + 8)}
     ${line(slider, 'tw-slider', `${fmt(slider)}`, T + 20)}
   </svg>`;
 }
@@ -69,24 +68,24 @@ export async function mountThresholdWorkbench(el, product) {
   try {
     data = await api('GET', `/api/products/${product.id}/scores?limit=${LIMIT}`);
   } catch (err) {
-    el.innerHTML = `<div class="note">Threshold workbench: ${esc(err.message)}</div>`;
+    el.innerHTML = `<div class="note">${esc(t('tw.error', { error: err.message }))}</div>`;
     return;
   }
   const th = data.threshold;
   let value = Math.round((th.value ?? th.calibrated ?? 0.5) * 1000) / 1000;
   let range = domain(data, value);
-  const calibratedText = th.calibrated === null ? 'calibrated threshold' : `calibrated threshold ${fmt(th.calibrated)}`;
-  el.innerHTML = `<h3>Threshold</h3>
-    <div class="tw-now-text">Judged with <b data-tw="current">${fmt(th.value)}</b> (${esc(SOURCE_WORDS[th.source] ?? 'unknown')})${th.override !== null && th.calibrated !== null ? ` · calibrated would be ${fmt(th.calibrated)}` : ''}.
-      Last ${data.counts.shown} results: ${data.counts.pass} pass, ${data.counts.fail} fail.${data.shots.length ? ` <span class="tw-loo-key">▲</span> leave-one-out scores of the ${data.shots.length} shots.` : ''}</div>
+  const back = th.calibrated === null ? t('tw.backPlain') : t('tw.back', { value: fmt(th.calibrated) });
+  el.innerHTML = `<h3>${esc(t('tw.title'))}</h3>
+    <div class="tw-now-text">${t('tw.judgedWith', { value: `<b data-tw="current">${fmt(th.value)}</b>`, source: termHtml('thresholdSource', th.source) })}${th.override !== null && th.calibrated !== null ? ` · ${esc(t('tw.calibratedWould', { value: fmt(th.calibrated) }))}` : ''}.
+      ${esc(t('tw.lastResults', { n: data.counts.shown, pass: data.counts.pass, fail: data.counts.fail, passName: term('outcome', 'PASS').name, failName: term('outcome', 'FAIL').name }))}${data.shots.length ? ` <span class="tw-loo-key">▲</span> ${esc(t('tw.looKey', { n: data.shots.length }))}` : ''}</div>
     ${data.note ? `<div class="note">${esc(data.note)}</div>` : ''}
     <div data-tw="chart"></div>
-    <input type="range" data-tw="slider" style="margin-left:${L}px;width:${W - L - R}px" min="${range[0]}" max="${range[1]}" step="0.001" value="${value}" aria-label="try a threshold">
+    <input type="range" data-tw="slider" style="margin-left:${L}px;width:${W - L - R}px" min="${range[0]}" max="${range[1]}" step="0.001" value="${value}" aria-label="${esc(t('tw.sliderLabel'))}">
     <div class="tw-row">
-      <label>Try <input type="number" data-tw="value" min="0" max="1" step="0.001" value="${value.toFixed(3)}"></label>
-      <span class="tw-flips">at <b data-tw="at">${fmt(value)}</b>: <b data-tw="to-fail">0</b> PASS→FAIL · <b data-tw="to-pass">0</b> FAIL→PASS of the last ${data.counts.shown} results</span>
-      <button type="button" class="primary" data-tw="set">Set</button>
-      <button type="button" data-tw="calibrated" ${th.override === null ? 'disabled' : ''}>Back to the ${esc(calibratedText)}</button>
+      <label>${esc(t('tw.try'))} <input type="number" data-tw="value" min="0" max="1" step="0.001" value="${value.toFixed(3)}"></label>
+      <span class="tw-flips">${t('tw.flips', { at: `<b data-tw="at">${fmt(value)}</b>`, toFail: '<b data-tw="to-fail">0</b>', toPass: '<b data-tw="to-pass">0</b>', n: data.counts.shown, passName: esc(term('outcome', 'PASS').name), failName: esc(term('outcome', 'FAIL').name) })}</span>
+      <button type="button" class="primary" data-tw="set">${esc(t('products.set'))}</button>
+      <button type="button" data-tw="calibrated" ${th.override === null ? 'disabled' : ''}>${esc(back)}</button>
     </div>`;
   const $tw = (name) => el.querySelector(`[data-tw="${name}"]`);
   const slider = $tw('slider'), box = $tw('value');
@@ -122,7 +121,7 @@ export async function mountThresholdWorkbench(el, product) {
       el.dispatchEvent(new CustomEvent('threshold-changed', { bubbles: true, detail: { productId: product.id, threshold } }));
     } catch (err) { toast(err.message, true); }
   };
-  $tw('set').onclick = () => patch(value, `threshold of ${product.name} set to ${value.toFixed(3)}`);
-  $tw('calibrated').onclick = () => patch(null, `${product.name} uses the calibrated threshold again`);
+  $tw('set').onclick = () => patch(value, t('tw.setDone', { name: product.name, value: value.toFixed(3) }));
+  $tw('calibrated').onclick = () => patch(null, t('tw.backDone', { name: product.name }));
   show();
 }
