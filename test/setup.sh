@@ -10,6 +10,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi
   chromium iproute2 util-linux
   fonts-dejavu-core
+  fonts-wqy-microhei # Chinese glyphs: the UI's zh-Hans screenshots (test/e2e-i18n.test.ts) show text, not boxes
   systemd
 )
 
