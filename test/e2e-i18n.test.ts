@@ -95,6 +95,23 @@ test('German and Chinese: translated pages, kept over a reload, explanations on 
   t.regex((await page.locator('.glossary [data-glossary=thresholdSource]').textContent()) ?? '', /Standard-Schwellwert/);
   await page.screenshot({ path: `${ARTIFACTS}/4-glossary-de.png`, fullPage: true });
 
+  // Products in German: the card's words and a confirmation dialog (Cancel changes nothing).
+  t.is((await h.api('POST', '/api/products', { name: 'Halter-4' })).status, 201);
+  await page.click('nav a[data-page=products]');
+  const card = page.locator('.card.product', { hasText: 'Halter-4' });
+  await card.locator('.capture h3', { hasText: 'Gutbilder hinzufügen' }).waitFor();
+  const products = await visibleText(page);
+  for (const word of ['Neues Produkt', 'Rezeptnummer (SPS)', 'Einfrieren', 'Prüfbereich: was geprüft wird', 'Produkt löschen']) t.true(products.includes(word), `German Products page shows "${word}"`);
+  for (const word of ['New product', 'Add good shots', 'Freeze', 'Delete product']) t.false(products.includes(word), `German Products page has no "${word}"`);
+  await card.locator('[data-act=delete]').click();
+  const dialog = page.locator('.dialog', { hasText: 'Produkt Halter-4 und seine 0 Gutbilder löschen?' });
+  await dialog.waitFor();
+  t.regex((await dialog.textContent()) ?? '', /Das kann nicht rückgängig gemacht werden\.\s*Abbrechen/);
+  await page.screenshot({ path: `${ARTIFACTS}/4b-products-de-confirm.png` });
+  await dialog.locator('[data-dialog=cancel]').click();
+  await dialog.waitFor({ state: 'detached' });
+  t.truthy(h.daemon.store.listProducts().find((p) => p.name === 'Halter-4'), 'Cancel deleted nothing');
+
   // Chinese: overview and Health page, a state explained on tap.
   await page.click('nav a[data-page=overview]');
   await page.selectOption('#lang', 'zh-Hans');

@@ -140,7 +140,7 @@ export default {
   'capture.freeze': 'Einfrieren',
   'capture.drop': 'Bilddateien hier ablegen oder',
   'capture.choose': 'Dateien wählen',
-  'capture.softwareNote': 'Kamera {camera} nimmt nur auf Anforderung ein Bild auf. "Bild aufnehmen" drücken, dann Einfrieren.',
+  'capture.softwareNote': 'Kamera {camera} nimmt nur auf Anforderung ein Bild auf. „Bild aufnehmen“ drücken, dann „Einfrieren“.',
   'capture.noFrame': 'Noch kein Bild von dieser Kamera',
   'capture.judging': '{file} wird bewertet…',
   'capture.refused': '{file}: {error}',
