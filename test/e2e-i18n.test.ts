@@ -112,6 +112,16 @@ test('German and Chinese: translated pages, kept over a reload, explanations on 
   await dialog.waitFor({ state: 'detached' });
   t.truthy(h.daemon.store.listProducts().find((p) => p.name === 'Halter-4'), 'Cancel deleted nothing');
 
+  // History in German: the columns, the outcome filter's labels (the values stay the API's), rows in plain words.
+  await page.click('nav a[data-page=history]');
+  await page.locator('#rows tr').first().waitFor({ timeout: 10_000 });
+  t.deepEqual(await page.locator('#filters select[name=outcome] option').allTextContents(), ['alle', 'i.O.', 'n.i.O.', 'Kein Ergebnis']);
+  t.deepEqual(await page.locator('#filters select[name=outcome] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['', 'PASS', 'FAIL', 'NO_VERDICT']);
+  t.true((await page.locator('.history-list thead').textContent())!.includes('Datum und Uhrzeit'));
+  const outcomes = await page.locator('#rows tr td:nth-child(4)').allTextContents();
+  t.true(outcomes.length > 0 && outcomes.every((o) => ['i.O.', 'n.i.O.'].includes(o.trim()) || o.startsWith('Nicht geprüft') || o.startsWith('Kein Ergebnis')), outcomes.join(' | '));
+  await page.screenshot({ path: `${ARTIFACTS}/4c-history-de.png` });
+
   // Chinese: overview and Health page, a state explained on tap.
   await page.click('nav a[data-page=overview]');
   await page.selectOption('#lang', 'zh-Hans');
