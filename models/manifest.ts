@@ -60,6 +60,16 @@ export const manifestSchema = z.strictObject({
     vocab: sourceFile,
     seed: z.number().int().nullable(), // set for tiny random packs
   }),
+  // Absent: fp32 (packs from pack export). int8 / fp16: made by pack convert from the fp32 pack `conversion.from`.
+  precision: z.enum(['fp32', 'int8', 'fp16']).optional(),
+  conversion: z
+    .strictObject({
+      from: sha256, // sha256 of the fp32 pack's manifest.json
+      method: z.string().min(1),
+      tolerance: z.strictObject({ score: z.number().positive(), map: z.number().positive() }),
+      worst: z.record(z.string(), z.number()), // the check's largest |converted − fp32| (and the feature cosine)
+    })
+    .optional(),
   files: z.strictObject({
     encoder: onnxFileSpec,
     zeroShot: onnxFileSpec,

@@ -1,12 +1,13 @@
 // `adaptclip-edge bench`: bare ONNX Runtime calls vs the full runtime path, medians and ratios as JSON.
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench, runVersus, type BenchSetting } from '../../models/bench.ts';
 import { performance } from 'node:perf_hooks';
-import { runExporter } from './pack.ts';
+import { REPO_ROOT, runExporter } from './pack.ts';
 import { openDetector, parsePositiveInt } from './inspect.ts';
 
 interface BenchCliOptions {
@@ -29,13 +30,21 @@ function parseList(name: string, text: string, min: number): number[] {
   return list;
 }
 
+function exporterDigest(): string {
+  const folder = join(REPO_ROOT, 'models', 'export');
+  const hash = createHash('sha256');
+  for (const file of readdirSync(folder).filter((f) => f.endsWith('.py')).sort()) hash.update(file).update(readFileSync(join(folder, file)));
+  return hash.digest('hex').slice(0, 12);
+}
+
 /**
  * A benchmark-size random pack (real token count: S=518, P=14 → N=1369; width 256, 8 blocks) built once
  * with the exporter into the temp folder.
  */
 export async function benchmarkPack(size: number): Promise<string> {
   if (size % 14) throw new Error(`--size: ${size} is not a multiple of the patch size 14; use e.g. 518 or 224`);
-  const dir = join(tmpdir(), 'adaptclip-bench-packs', `s${size}-p14-w256-l8`);
+  // Keyed by the exporter's sources too: a pack built by an older exporter (other graphs) is never reused.
+  const dir = join(tmpdir(), 'adaptclip-bench-packs', `s${size}-p14-w256-l8-${exporterDigest()}`);
   if (existsSync(join(dir, 'manifest.json'))) return dir;
   const work = `${dir}.tmp-${process.pid}`;
   mkdirSync(work, { recursive: true });

@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 export const PYTHON = process.env.ADAPTCLIP_PYTHON ?? '/usr/bin/python3';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `python3 -m models.export ARGS` from the repository root, inheriting stdio; resolves to its exit code. */
-export function runExporter(args: string[]): Promise<number> {
+/** Runs `python3 -m models.export ARGS` (or another module of it) from the repository root, inheriting stdio;
+ *  resolves to its exit code. */
+export function runExporter(args: string[], module = 'models.export'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-m', 'models.export', ...args], { cwd: REPO_ROOT, stdio: 'inherit' });
+    const child = spawn(PYTHON, ['-m', module, ...args], { cwd: REPO_ROOT, stdio: 'inherit' });
     child.on('error', (err) => reject(new Error(`cannot start the exporter with ${PYTHON}: ${err.message}; install python3-torch and python3-onnx (apt)`)));
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
@@ -26,5 +27,15 @@ export function registerPackCommands(program: Command): void {
     .argument('[args...]')
     .action(async (args: string[]) => {
       process.exitCode = await runExporter(args);
+    });
+  pack
+    .command('convert')
+    .description('an fp32 pack to int8 (CPU) or fp16 (GPU), checked against the fp32 pack before it is written (python3 -m models.export.convert; see --help)')
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await runExporter(args, 'models.export.convert');
     });
 }

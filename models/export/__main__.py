@@ -38,6 +38,9 @@ def parser() -> Parser:
     p.add_argument("--n-ctx", type=int, help="learned context length (checked against the adapter checkpoint)")
     p.add_argument("--sigma", type=float, default=4.0, help="Gaussian sigma of the final map (official 4)")
     p.add_argument("--threshold", type=float, default=None, help="defaultThreshold in the manifest (default 0.5)")
+    p.add_argument("--precision", default="fp32", help="fp32 (default), int8 (CPU) or fp16 (GPU): int8/fp16 are converted "
+                   "from the fp32 export and checked against it (python3 -m models.export.convert --help)")
+    p.add_argument("--full-range", action="store_true", help="with --precision int8: 8-bit weights, for AVX-512 VNNI CPUs")
     p.add_argument("--golden", help="also write golden files (torch outputs for seeded images) into this folder")
     p.add_argument("--golden-seed", type=int, help="seed of the golden images (default: --seed, else 0)")
     t = p.add_argument_group("tiny packs (seeded random checkpoints in the official formats)")
@@ -92,6 +95,10 @@ def run(argv: list[str]) -> None:
     from .pack import PackOptions, build_model, move_into_place, staging_dir, write_pack
 
     name, threshold = _name(args), _threshold(args)
+    if args.precision not in ("fp32", "int8", "fp16"):
+        raise ExportError("--precision", f'"{args.precision}" is not fp32, int8 or fp16', "pass one of them")
+    if args.precision != "fp32" and args.golden:
+        raise ExportError("--golden", "golden files hold fp32 torch outputs and apply to fp32 packs only", "drop --golden or --precision")
     if args.tiny:
         from .tiny import TinyOptions, write_tiny_sources
         if args.preset:
@@ -135,6 +142,11 @@ def run(argv: list[str]) -> None:
         os.makedirs(pack_dir)
         print(f"export: writing and checking ONNX graphs (S={opts.size}, D={model.dim}, layers={opts.feature_layers})", flush=True)
         write_pack(model, pack_dir, {"clip": clip, "adapter": adapter, "vocab": vocab})
+        if args.precision != "fp32":
+            from .convert import convert
+            converted = os.path.join(stage, "converted")
+            convert(pack_dir, converted, args.precision, name, args.full_range)
+            pack_dir = converted
         if args.golden:
             from .golden import write_golden
             golden_dir = os.path.join(stage, "golden")
