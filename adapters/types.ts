@@ -98,3 +98,59 @@ export interface LocalResets {
   resetCounters(stationId: string): void;
   resetError(stationId: string): void;
 }
+
+/** What the OPC 40100-1 Machine Vision view (adapters/opcua/machine-vision) asks the agent beyond SinkCommands:
+ *  products as recipes, how a station is triggered, and results from the store (across restarts). */
+export interface MachineVisionPort {
+  /** Every product the agent knows, as a recipe any station can prepare (selectRecipe = today's changeover). */
+  recipes(): RecipeInfo[];
+  /** How the station's camera takes pictures: only 'software' stations run jobs on a method call. */
+  triggerMode(stationId: string): 'free-run' | 'software' | 'hardware' | undefined;
+  /** A stored result of this station; undefined when there is none (or it belongs to another station). */
+  result(stationId: string, resultId: string): StoredResult | undefined;
+  /** Stored results of this station, newest first (decidedAt, then resultSeq), at most `limit` (≤ 1000). */
+  results(stationId: string, filter: StoredResultFilter): StoredResult[];
+}
+
+export interface RecipeInfo {
+  recipeId: number;
+  /** The product's name. */
+  name: string;
+  /** The product's current reference set version (0: none yet). */
+  referenceVersion: number;
+  shots: number;
+}
+
+export interface StoredResult {
+  resultId: string;
+  resultSeq: number;
+  stationId: string;
+  partId: string;
+  triggerSeq: number;
+  recipeId: number;
+  /** The product's name as recorded ('' when unknown). */
+  recipeName: string;
+  referenceVersion: number;
+  modelVersion: string;
+  outcome: Outcome;
+  noVerdictReason?: NoVerdictReason;
+  verdictCode: VerdictCode;
+  anomalyScore: number;
+  threshold: number;
+  defectCount: number;
+  acquiredAt: Date;
+  decidedAt: Date;
+  processingMs: number;
+  /** '' when no mask is kept. */
+  maskUri: string;
+}
+
+export interface StoredResultFilter {
+  partId?: string;
+  outcome?: Outcome;
+  recipeId?: number;
+  /** decidedAt bounds, inclusive. */
+  since?: Date;
+  until?: Date;
+  limit: number;
+}

@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import sharp from 'sharp';
 import type { CameraConfig } from '../drivers/config.ts';
+import type { MachineVisionPort } from '../adapters/types.ts';
 import type { AgentConfig, CameraEntry } from './config/schema.ts';
 import { resolvePath } from './config/load.ts';
 import { createAgentApi } from './agent-api.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Metrics } from './metrics.ts';
 import { lineCommands } from './northbound/commands.ts';
+import { machineVisionPort } from './northbound/machine-vision-port.ts';
 import { Northbound } from './northbound/northbound.ts';
 import { toVerdictRecord } from './northbound/verdict-record.ts';
 import { Changeover } from './pipeline/changeover.ts';
@@ -42,6 +44,8 @@ export interface SinkHooks {
   resultById(stationId: string, resultId: string): { verdict: number; anomalyScore: number; maskUri: string } | undefined;
   /** A failed OPC UA login (the adapter logs it): counted in adaptclip_opcua_login_failures_total{reason}. */
   loginFailure(reason: string): void;
+  /** Products, trigger modes and stored results for the OPC 40100-1 Machine Vision view. */
+  machineVision: MachineVisionPort;
 }
 
 export interface DaemonOptions {
@@ -235,6 +239,7 @@ export class Daemon {
     return {
       stations: () => [...this.stations.keys()],
       loginFailure: (reason) => this.metrics.opcuaLoginFailures.inc({ reason }),
+      machineVision: machineVisionPort({ store: this.store, stations: this.stations, publicUrl: () => publicUrl }),
       resultById: (stationId, resultId) => {
         const row = this.store.getResult(resultId);
         if (!row || row.stationId !== stationId) return undefined;

@@ -55,6 +55,7 @@ function lazyOpcUaSink(config: OpcUaConfig, store: Store, log: Logger, hooks: Si
       real = createOpcUaSink(config, {
         store: createSqliteStationStore(store.db), agentVersion: version, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
         onAlarm: (a) => alarmListeners.forEach((listener) => listener(a)), lookupResult: (stationId, resultId) => hooks.resultById(stationId, resultId),
+        machineVision: hooks.machineVision,
         // /metrics is readable without a token: one reason for both, or it would tell which user names exist.
         onLoginFailure: () => hooks.loginFailure('bad_credentials'),
       });

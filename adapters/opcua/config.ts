@@ -51,6 +51,8 @@ export const opcuaConfigSchema = z
     resultEvents: z.enum(['nok', 'all']).default('nok'),
     resultHistory: z.number().int().min(1000).default(1000),
     maxSessions: z.number().int().positive().default(OPCUA_SERVER_LIMITS.maxSessions),
+    /** The OPC 40100-1 Machine Vision view: one VisionSystemType object per station under Objects (adapters/README.md). */
+    machineVision: z.boolean().default(true),
     /** Failed logins (per client address and per user name): from the `afterFailures`-th on, each further attempt
      *  waits initialDelayMs, doubling up to maxDelayMs; a success, or resetAfterMs without a failure, resets it. */
     loginThrottle: z

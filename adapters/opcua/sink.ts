@@ -3,12 +3,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type ServerSession, type UAEventType, type UAObject,
+  DataType, MessageSecurityMode, nodesets, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type ServerSession, type UAEventType, type UAObject,
   type UAVariable,
 } from 'node-opcua';
 import { NAMESPACE_URI, OPCUA_SERVER_LIMITS, STATION_STATES } from '../protocol.ts';
-import type { Alarm, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
+import type { Alarm, MachineVisionPort, SinkCommands, StationStatus, VerdictRecord, VerdictSink } from '../types.ts';
 import type { OpcUaConfig } from './config.ts';
+import { MvTypes } from './machine-vision/results.ts';
+import { MV_NAMESPACE_URI, VisionSystem } from './machine-vision/vision-system.ts';
 import type { StationStateStore } from './state-store.ts';
 import { type ResultLookup, StationNode } from './station.ts';
 import { createUserManager, type LoginFailure } from './users.ts';
@@ -27,6 +29,9 @@ export interface OpcUaSinkDeps {
   onLoginFailure?: (f: LoginFailure) => void;
   /** Failed-login log lines per user/client and window (default 5 per 60 s), then one summary line. */
   loginLog?: { perWindow: number; windowMs: number };
+  /** Recipes, trigger modes and stored results for the OPC 40100-1 view (`machineVision: true`); without it the
+   *  view lists no recipes and finds only this process's results. */
+  machineVision?: MachineVisionPort;
 }
 
 export interface OpcUaSink extends VerdictSink {
@@ -51,6 +56,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
   let server: OPCUAServer | null = null;
   let commands: SinkCommands | null = null;
   const stations = new Map<string, StationNode>();
+  const visionSystems: VisionSystem[] = [];
   const statusByStation = new Map<string, StationStatus>();
   let agentVars: { heartbeat: UAVariable; state: UAVariable; model: UAVariable } | null = null;
   let heartbeatTimer: NodeJS.Timeout | null = null;
@@ -84,6 +90,9 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
       server = new OPCUAServer({
         port: config.port,
         hostname: config.hostname,
+        // The Machine Vision nodeset loads with the standard one (node-opcua's own copy, nothing downloaded); it
+        // takes ns=2, so ours is ns=3 then: clients resolve both by URI.
+        ...(config.machineVision ? { nodeset_filename: [nodesets.standard, nodesets.machineVision] } : {}),
         ...(config.host ? { host: config.host } : {}),
         serverCertificateManager: certificateManager,
         certificateFile: join(pkiDir, 'own', 'certs', 'server_certificate.pem'),
@@ -144,6 +153,14 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
           commands: () => commands, onAlarm: raised, lookupResult: deps.lookupResult, log,
         }));
       }
+      if (config.machineVision) {
+        const mvIndex = addressSpace.getNamespaceIndex(MV_NAMESPACE_URI);
+        if (mvIndex < 0) throw new Error(`opcua: the Machine Vision nodeset (${MV_NAMESPACE_URI}) did not load; set opcua.machineVision: false to run without it`);
+        const types = new MvTypes(addressSpace, mvIndex, ns.index);
+        for (const [id, node] of stations) {
+          visionSystems.push(new VisionSystem(id, { addressSpace, ns, types, station: node, config, port: deps.machineVision, log }));
+        }
+      }
       await server.start().catch((err: Error) => {
         throw new Error(`opcua: cannot listen on ${config.host ?? 'all interfaces'} port ${config.port}: ${err.message}${config.host ? ' (opcua.host must be an address of this machine)' : ''}`);
       });
@@ -157,6 +174,7 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
     async stop() {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
       for (const s of stations.values()) s.dispose();
+      for (const v of visionSystems.splice(0)) v.dispose();
       const srv = server;
       server = null;
       if (srv) await srv.shutdown(0);

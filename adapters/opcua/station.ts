@@ -35,8 +35,16 @@ export interface StationDeps {
 /** What GetResultById returns for a stored result of this station; undefined when there is none. */
 export type ResultLookup = (stationId: string, resultId: string) => { verdict: number; anomalyScore: number; maskUri: string } | undefined;
 
+/** Who follows the station beside the PLC (the Machine Vision view): every status refresh, every result. */
+export interface StationObserver {
+  changed(): void;
+  /** `presented`: false for a result that came after its trigger timed out (the PLC is not shown it again). */
+  result(v: VerdictRecord, presented: boolean): void;
+}
+
 export class StationNode {
   readonly object: UAObject;
+  private observers: StationObserver[] = [];
   private state: StationState;
   private status: StationStatus | null = null;
   private vars = new Map<string, UAVariable>();
@@ -215,6 +223,40 @@ export class StationNode {
     if (full !== !!this.alarmActive.get('ResultBufferFull')) {
       this.setAlarm('ResultBufferFull', full, full ? `${this.pending} results wait for ResultAckSeq; triggers are rejected with ${METHOD_RESULT.resultBufferFull} until the PLC acknowledges` : '');
     }
+    for (const o of this.observers) o.changed();
+  }
+
+  observe(o: StationObserver) {
+    this.observers.push(o);
+  }
+  /** Status.Ready as the PLC reads it (rule 1 accepts a trigger only then). */
+  get readyNow(): boolean {
+    return this.ready();
+  }
+  /** A trigger accepted and its result not yet in. */
+  get jobPending(): boolean {
+    return this.busy;
+  }
+  get recipeChangingNow(): boolean {
+    return this.recipeChanging;
+  }
+  get lastStatus(): StationStatus | null {
+    return this.status;
+  }
+  /** A trigger by method (Trigger, OPC 40100 StartSingleJob): numbered on from the last one seen, Control.TriggerSeq untouched. */
+  triggerByMethod(partId: string): { triggerSeq: number; code: number } {
+    const b = this.state.baselines;
+    const seq = Math.max(b.triggerSeq, b.triggerAckSeq) + 1;
+    const code = this.trigger(seq, partId);
+    return { triggerSeq: code === METHOD_RESULT.ok ? seq : 0, code };
+  }
+  /** A recipe change by method (SelectRecipe, OPC 40100 PrepareRecipe): rule (5) without ChangeAckSeq. */
+  selectRecipe(recipeId: number): Promise<number> {
+    return this.changeRecipe(recipeId, null);
+  }
+  /** ResetError by method (also OPC 40100 Reset). */
+  resetErrorByMethod(): Promise<number> {
+    return this.resetError();
   }
 
   /** notify=false for alarms the daemon itself reported (no echo back to it). */
@@ -274,6 +316,7 @@ export class StationNode {
     if (v.triggerSeq && this.timedOut.delete(v.triggerSeq)) {
       // The PLC already got Verdict 3 for this trigger: a late result must not answer it twice.
       this.deps.log.warn(`opcua ${this.id}: result ${v.resultId} for TriggerSeq ${v.triggerSeq} came after the trigger timeout; not presented`);
+      for (const o of this.observers) o.result(v, false);
       return;
     }
     this.accept(v);
@@ -310,6 +353,7 @@ export class StationNode {
     if (showNow) this.presentShown();
     this.refreshStatus();
     if (this.deps.config.resultEvents === 'all' || v.verdictCode === VERDICT.NOK) this.raiseResultEvent(r);
+    for (const o of this.observers) o.result(v, true);
   }
 
   private raiseResultEvent(r: PresentedResult) {
@@ -353,12 +397,19 @@ export class StationNode {
     return code;
   }
 
+  /** What rule (1) answers a trigger now (0: accepted), without counting a missed trigger. */
+  triggerRefusal(): number {
+    if (this.bufferFull()) return METHOD_RESULT.resultBufferFull;
+    if (this.busy || this.status?.busy) return METHOD_RESULT.busy;
+    if (!this.ready() || !this.deps.commands()) return METHOD_RESULT.notReady;
+    return METHOD_RESULT.ok;
+  }
+
   /** Rule (1): accept when Ready, else a reject code and MissedTriggers+1. */
   private trigger(triggerSeq: number, partId: string): number {
-    if (this.bufferFull()) return this.reject(METHOD_RESULT.resultBufferFull);
-    if (this.busy || this.status?.busy) return this.reject(METHOD_RESULT.busy);
-    const commands = this.deps.commands();
-    if (!this.ready() || !commands) return this.reject(METHOD_RESULT.notReady);
+    const refused = this.triggerRefusal();
+    if (refused !== METHOD_RESULT.ok) return this.reject(refused);
+    const commands = this.deps.commands()!;
     this.busy = true;
     this.state.baselines.triggerAckSeq = triggerSeq;
     this.persist();
@@ -507,13 +558,10 @@ export class StationNode {
     add('Trigger', [['PartId', DataType.String]], [['TriggerSeq', DataType.UInt32], ['Error', DataType.Int32]], async ([partId]) => {
       const p = (partId as string | null) ?? '';
       if (p.length > PART_ID_MAX_LENGTH) return StatusCodes.BadInvalidArgument;
-      // Method triggers number on from the last one seen, without touching the PLC's Control.TriggerSeq.
-      const b = this.state.baselines;
-      const seq = Math.max(b.triggerSeq, b.triggerAckSeq) + 1;
-      const code = this.trigger(seq, p);
-      return [{ dataType: DataType.UInt32, value: code === METHOD_RESULT.ok ? seq : 0 }, i32(code)];
+      const { triggerSeq, code } = this.triggerByMethod(p);
+      return [{ dataType: DataType.UInt32, value: triggerSeq }, i32(code)];
     });
-    add('SelectRecipe', [['RecipeId', DataType.Int32]], [['Error', DataType.Int32]], async ([recipeId]) => [i32(await this.changeRecipe(recipeId as number, null))]);
+    add('SelectRecipe', [['RecipeId', DataType.Int32]], [['Error', DataType.Int32]], async ([recipeId]) => [i32(await this.selectRecipe(recipeId as number))]);
     add('AcknowledgeResult', [['ResultSeq', DataType.UInt32]], [['Error', DataType.Int32]], async ([seq]) => [i32(this.acknowledge(seq as number))]);
     add('ResetError', [], [['Error', DataType.Int32]], async () => [i32(await this.resetError())]);
     add('ResetCounters', [], [['Error', DataType.Int32]], async () => {
