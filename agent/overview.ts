@@ -43,13 +43,13 @@ export function createOverview(deps: OverviewDeps): OverviewPort {
     const online = v.camera.state === 'online';
     let verdict: OverviewVerdict;
     if (!online) {
-      verdict = { show: 'NO VERDICT', why: `camera ${v.camera.state}${v.camera.lastError ? `: ${v.camera.lastError}` : ''}` };
+      verdict = { show: 'NO VERDICT', why: `camera ${v.camera.state}${v.camera.lastError ? `: ${v.camera.lastError}` : ''}`, cause: 'camera' };
     } else if (!last) {
-      verdict = { show: 'NO VERDICT', why: 'no part inspected yet' };
+      verdict = { show: 'NO VERDICT', why: 'no part inspected yet', cause: 'no_part' };
     } else if (last.outcome === 'NO_VERDICT') {
-      verdict = { show: 'NO VERDICT', why: NO_VERDICT_WORDS[last.reason ?? ''] ?? last.reason ?? 'not inspected' };
+      verdict = { show: 'NO VERDICT', why: NO_VERDICT_WORDS[last.reason ?? ''] ?? last.reason ?? 'not inspected', cause: 'not_inspected' };
     } else {
-      verdict = { show: last.outcome === 'PASS' ? 'OK' : 'NG', why: '' };
+      verdict = { show: last.outcome === 'PASS' ? 'OK' : 'NG', why: '', cause: null };
     }
     const image = !last ? null : deps.liveOverlay(v.id, last.resultId)
       ? { url: `/api/stations/${encodeURIComponent(v.id)}/overlay.png?result=${last.resultId}`, resultId: last.resultId }

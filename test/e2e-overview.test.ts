@@ -44,6 +44,8 @@ test('overview: verdicts visible without scrolling at 1920×1080, 1366×768, 102
   await page.goto(`${h.url}/`);
   await page.locator('.ov-tile[data-station=ST1] .ov-why', { hasText: 'no part inspected yet' }).waitFor({ timeout: 10_000 });
   t.is(await page.locator('.ov-tile[data-station=ST1] [data-verdict]').textContent(), 'NO VERDICT');
+  const api = (await h.api<{ stations: { id: string; verdict: { show: string; why: string; cause: string | null } }[] }>('GET', '/api/overview')).body;
+  t.deepEqual(api.stations.find((s) => s.id === 'ST1')!.verdict, { show: 'NO VERDICT', why: 'no part inspected yet', cause: 'no_part' }, 'the API names the cause the UI words');
   // The longest words on the smallest screen.
   await page.setViewportSize({ width: 800, height: 600 });
   const small = await layout(page);

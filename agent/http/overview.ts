@@ -28,7 +28,9 @@ const overviewStation = z.object({
   camera: z.object({ state: z.string().describe('starting, online, offline, stopped'), online: z.boolean(), detail: z.string().nullable() }),
   verdict: z.object({
     show: z.enum(['OK', 'NG', 'NO VERDICT']).describe('what the tile shows in big letters (NO VERDICT also while the camera is not online)'),
-    why: z.string().describe('plain reason for NO VERDICT; empty otherwise'),
+    why: z.string().describe('plain reason for NO VERDICT (English); empty otherwise'),
+    cause: z.enum(['camera', 'no_part', 'not_inspected']).nullable()
+      .describe('which reason: camera not online (camera.state), no part inspected yet, last part not inspected (last.reason); null with a verdict'),
   }),
   last: z.object({
     resultId: z.string(), partId: z.string(), outcome: z.enum(['PASS', 'FAIL', 'NO_VERDICT']), reason: z.string().nullable(),

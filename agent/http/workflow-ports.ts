@@ -158,6 +158,9 @@ export interface ShiftView {
 export interface OverviewVerdict {
   show: 'OK' | 'NG' | 'NO VERDICT';
   why: string;
+  /** Which of the reasons `why` words (the UI says it in the chosen language): the camera is not online, no part was
+   *  inspected yet, or the last part was not inspected (its `last.reason`); null with a verdict. */
+  cause: 'camera' | 'no_part' | 'not_inspected' | null;
 }
 
 export interface OverviewStation {

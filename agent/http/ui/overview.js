@@ -1,7 +1,7 @@
 // Overview: the line at a glance, for a screen beside the line (read from two metres) or a 10" touch panel. One
 // tile per station: OK / NG / NO VERDICT in big letters (with its plain reason), product, last part with outlines,
 // the current shift's counts and yield, camera state, and "New shift" (with a confirmation). Polls GET /api/overview.
-import { $, esc, toast, api, banner, every, protocol, t, term, termHtml, setTerm, lang, fmt } from './core.js';
+import { $, esc, toast, api, banner, every, t, term, termHtml, setTerm, lang, fmt } from './core.js';
 
 const VERDICT_CLASS = { OK: 'ok', NG: 'ng', 'NO VERDICT': 'nv' };
 const time = (ms) => new Date(ms).toLocaleString(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
@@ -25,12 +25,13 @@ function confirmReset(st) {
   });
 }
 
-/** Why a tile shows NO VERDICT, in the chosen language (the API's `why` is English; the same rule as agent/overview.ts). */
+/** Why a tile shows NO VERDICT, in the chosen language: the API names the cause, its `why` is the English words. */
 function whyHtml(st, noVerdict) {
   if (!noVerdict) return '';
-  if (!st.camera.online) return esc(t('overview.why.camera', { state: term('camera', st.camera.state).name }));
-  if (!st.last) return esc(t('overview.why.noPart'));
-  if (st.last.outcome === protocol.outcomes.noVerdict) return st.last.reason ? termHtml('reason', st.last.reason) : termHtml('outcome', st.last.outcome);
+  const cause = st.verdict.cause;
+  if (cause === 'camera') return esc(t('overview.why.camera', { state: term('camera', st.camera.state).name }));
+  if (cause === 'no_part') return esc(t('overview.why.noPart'));
+  if (cause === 'not_inspected' && st.last) return st.last.reason ? termHtml('reason', st.last.reason) : termHtml('outcome', st.last.outcome);
   return esc(st.verdict.why);
 }
 
