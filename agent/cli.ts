@@ -9,6 +9,7 @@ import { registerBenchCommands } from './commands/bench.ts';
 import { registerEvalCommands } from './commands/eval.ts';
 import { registerRunCommands } from './commands/run.ts';
 import { registerHashPasswordCommands } from './commands/hash-password.ts';
+import { registerDoctorCommands } from './commands/doctor.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   registerBackupCommands(program);
   registerCameraCommands(program);
   registerHashPasswordCommands(program);
+  registerDoctorCommands(program);
   return program;
 }
 
