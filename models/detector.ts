@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { InferenceError, ShotMemoryError, messageOf } from './errors.ts';
 import type { Pack } from './pack.ts';
 
-export type Provider = 'cuda' | 'cpu';
+export type Provider = 'tensorrt' | 'cuda' | 'cpu';
 
 export interface DetectorLogger {
   warn(message: string): void;
@@ -26,11 +26,37 @@ export interface DetectorOptions {
   maxPixels?: number;
   /** Worker threads for the model's resize; 0 resizes on the calling thread. Default: cores − 1, at most 2, at least 1. */
   resizeThreads?: number;
+  /** GPU to run on (cuda, tensorrt); default 0. onnxruntime-node 1.30 passes only the device id to the CUDA and
+   *  TensorRT providers: their arena and cuDNN search keep ORT's defaults. */
+  deviceId?: number;
+  /** TensorRT provider settings, given to ORT through its ORT_TENSORRT_* environment variables (process-wide,
+   *  set before the sessions open; a variable already set wins). */
+  tensorrt?: TensorRtOptions;
   /** ORT's CPU memory arena (default on): a pool that keeps its peak for the session's life. Off: every
    *  temporary is allocated and freed per call, so resident memory follows the current call only. */
   cpuMemArena?: boolean;
   /** ORT's memory pattern (default on): plans one block per input shape seen; off keeps no per-shape plans. */
   memPattern?: boolean;
+}
+
+export interface TensorRtOptions {
+  /** Build fp16 engines (default true). */
+  fp16?: boolean;
+  /** Engine cache folder (e.g. under the agent's data dir): the first start builds the engine, later starts reuse it. */
+  engineCacheDir?: string;
+  /** Builder workspace in bytes (default: ORT's). */
+  workspaceBytes?: number;
+}
+
+/** The ORT_TENSORRT_* variables for these settings (documented by ORT's TensorRT provider). */
+export function tensorRtEnvironment(options: TensorRtOptions): Record<string, string> {
+  const env: Record<string, string> = { ORT_TENSORRT_FP16_ENABLE: options.fp16 === false ? '0' : '1' };
+  if (options.engineCacheDir) {
+    env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
+    env.ORT_TENSORRT_CACHE_PATH = options.engineCacheDir;
+  }
+  if (options.workspaceBytes) env.ORT_TENSORRT_MAX_WORKSPACE_SIZE = String(Math.floor(options.workspaceBytes));
+  return env;
 }
 
 export interface BranchDiagnostics {
@@ -147,8 +173,9 @@ const stderrLogger: DetectorLogger = { warn: (message) => process.stderr.write(`
 
 async function openSessions(pack: Pack, provider: Provider, detectorOptions: DetectorOptions): Promise<Sessions> {
   const { intraOpThreads, cpuMemArena, memPattern } = detectorOptions;
+  const deviceId = detectorOptions.deviceId ?? 0;
   const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
+    executionProviders: [provider === 'cpu' ? 'cpu' : { name: provider, deviceId }],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
@@ -171,6 +198,9 @@ export async function createDetector(pack: Pack, options: DetectorOptions = {}):
   const logger = options.logger ?? stderrLogger;
   // ORT's own native logger prints multi-line errors for a missing CUDA library; our single line replaces them.
   if (ort.env.logLevel === undefined || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+  if (providers.includes('tensorrt') && options.tensorrt) {
+    for (const [key, value] of Object.entries(tensorRtEnvironment(options.tensorrt))) process.env[key] ??= value;
+  }
   let sessions: Sessions | null = null;
   let provider: Provider | null = null;
   const failures: string[] = [];
@@ -184,7 +214,12 @@ export async function createDetector(pack: Pack, options: DetectorOptions = {}):
     }
   }
   if (!sessions || !provider) throw new InferenceError(`pack ${pack.id}: no execution provider could open the sessions (${failures.join('; ')})`);
-  if (failures.length) logger.warn(`adaptclip runtime: ${failures.map((f) => f.split(':')[0]).join(', ')} provider unavailable (${failures.join('; ')}); running on ${provider}`);
+  // One line per fallback, naming the next provider tried.
+  failures.forEach((f, i) => {
+    const name = f.split(':')[0];
+    const next = providers[i + 1]!;
+    logger.warn(`adaptclip runtime: ${name} provider unavailable (${f.slice(name!.length + 2)}); ${next === provider ? `running on ${provider}` : `trying ${next}`}`);
+  });
   return new OrtDetector(pack, provider, sessions, options);
 }
 
