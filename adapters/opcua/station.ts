@@ -240,6 +240,10 @@ export class StationNode {
   get recipeChangingNow(): boolean {
     return this.recipeChanging;
   }
+  /** Recipe.Status: 0 prepared, 1 preparing, <0 the last change failed (then the station is not Ready). */
+  get recipeStatusNow(): number {
+    return this.recipeStatus;
+  }
   get lastStatus(): StationStatus | null {
     return this.status;
   }

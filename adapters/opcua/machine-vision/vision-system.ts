@@ -130,7 +130,7 @@ export class VisionSystem {
   private prepared(): { recipeId: number; name: string } | null {
     const st = this.deps.station;
     const s = st.lastStatus;
-    if (!s || st.recipeChangingNow) return null;
+    if (!s || st.recipeChangingNow || st.recipeStatusNow !== RECIPE_STATUS.ok) return null;
     return { recipeId: s.recipeId, name: s.recipeName };
   }
   private autoState(): AutoState | null {
