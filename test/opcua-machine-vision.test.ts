@@ -11,11 +11,17 @@ import {
   AttributeIds, BrowseDirection, type ClientSession, ClientMonitoredItem, ClientSubscription, constructEventFilter, DataType, type ExtensionObject,
   makeBrowsePath, NodeClassMask, type NodeId, resolveNodeId, type StatusCode, StatusCodes, TimestampsToReturn, UserTokenType, type Variant, type VariantOptions,
 } from 'node-opcua';
+import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
+import { createOpcUaSink } from '../adapters/opcua/sink.ts';
+import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
+import type { MachineVisionPort } from '../adapters/types.ts';
+import { openDatabase } from '../agent/store/db.ts';
 import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.ts';
-import { makeClient, type Plc } from './helpers/plc-client.ts';
+import { makeClient, Plc, trustRejected } from './helpers/plc-client.ts';
 import { connectPlc } from './helpers/plc.ts';
 import { startRtspServer } from './peers/rtsp.ts';
+import { TestStation } from './helpers/test-station.ts';
 
 /** From the companion specification (OPC 40100-1 nodeset): namespace URI and NodeIds. */
 const MV_URI = 'http://opcfoundation.org/UA/MachineVision';
@@ -357,4 +363,82 @@ test.serial('opcua.machineVision: false: no nodeset, no vision system; the PLC n
   t.is(await op.read('Status.StateNumber'), 4, 'the PLC view works as before');
   const objects = await op.session.browse({ nodeId: 'i=85', browseDirection: BrowseDirection.Forward, referenceTypeId: 'HierarchicalReferences', includeSubtypes: true, nodeClassMask: NodeClassMask.Object, resultMask: 63 });
   t.false((objects.references ?? []).some((r) => r.browseName.name === 'ST1'), 'no vision system object under Objects');
+});
+
+test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view Initialized; PrepareRecipe restores Ready on both views; a free-run camera is always ContinuousExecution', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mv-adapter-'));
+  const db = openDatabase(join(dir, 'agent.db'));
+  const config = opcuaConfigSchema.parse({ port: 0, hostname: '127.0.0.1', dataDir: dir, stations: ['ST1', 'ST2'], users: USERS });
+  let st1: TestStation | null = null;
+  let st2: TestStation | null = null;
+  // The agent's side of the port as the TestStation knows it: its recipes (14 is listed but the station cannot prepare it).
+  const port: MachineVisionPort = {
+    recipes: () => [...st1!.recipes, [14, 'C-14'] as const].map(([recipeId, name]) => ({ recipeId, name, referenceVersion: 1, shots: 2 })),
+    triggerMode: (id) => (id === 'ST2' ? 'free-run' : 'software'),
+    result: () => undefined,
+    results: () => [],
+  };
+  const sink = createOpcUaSink(config, { store: createSqliteStationStore(db), agentVersion: '0.1.0', machineVision: port });
+  st1 = new TestStation('ST1', db, [sink]);
+  st2 = new TestStation('ST2', db, [sink]);
+  await sink.start({
+    trigger: (id, p, seq) => (id === 'ST1' ? st1! : st2!).trigger(id, p, seq), selectRecipe: (id, r) => (id === 'ST1' ? st1! : st2!).selectRecipe(id, r),
+    resetError: async () => 0, resetCounters: async () => 0,
+  });
+  st1.publishStatus();
+  st2.publishStatus();
+  const pki = join(dir, 'client-pki');
+  const probe = makeClient({ pkiDir: pki });
+  await probe.connect(sink.endpointUrl()).catch(() => {});
+  await probe.disconnect();
+  await trustRejected(sink.pkiDir);
+  const op = await Plc.connect(sink.endpointUrl(), { pkiDir: pki, user: 'op', password: 'op-pw', station: 'ST1' });
+  t.teardown(async () => {
+    await op.close();
+    await sink.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const mv = await MvClient.on(op.session);
+  const systems = await mv.visionSystems();
+  t.deepEqual(systems.map((s) => s.name).sort(), ['ST1', 'ST2']);
+  const vs1 = systems.find((s) => s.name === 'ST1')!.nodeId;
+  const vs2 = systems.find((s) => s.name === 'ST2')!.nodeId;
+  t.is(await mv.state(vs1, ...AUTO), 'Ready');
+  t.is(await mv.state(vs2, ...AUTO), 'ContinuousExecution', 'a free-run camera runs by itself');
+  const start = async (vs: NodeId) => mv.call(vs, AUTO, 'StartSingleJob', [mv.none(), mv.none(), mv.none(), mv.none(), { dataType: DataType.Variant, value: [] }]);
+  t.is((await start(vs2)).statusCode, StatusCodes.BadNotSupported);
+  t.is((await mv.call(vs2, AUTO, 'Stop', [{ dataType: DataType.Int32, value: 0 }, { dataType: DataType.String, value: '' }])).statusCode, StatusCodes.BadNotSupported);
+
+  // The PLC selects a recipe the station does not have: Recipe.Status -1, Ready 0 — and the 40100 view Initialized.
+  const sel = await op.call('SelectRecipe', [{ dataType: DataType.Int32, value: 99 }]);
+  t.deepEqual(sel.outputs, [-1]);
+  t.is(await op.read('Status.Ready'), false);
+  t.is(await mv.state(vs1, ...AUTO), 'Initialized');
+  t.is((await start(vs1)).statusCode, StatusCodes.BadInvalidState, 'no job without a prepared recipe');
+
+  // A recipe the port lists but the station cannot prepare: Good, IsCompleted false, Error = the recipe status.
+  const fails = await mv.call(vs1, ['RecipeManagement'], 'PrepareRecipe', [await mv.make('RecipeIdExternalDataType', { id: '14' }), mv.none()]);
+  t.true(fails.statusCode.isGood());
+  t.deepEqual(fails.out.slice(1), [false, -1]);
+  t.is(await mv.state(vs1, ...AUTO), 'Initialized');
+
+  // InternalIdIn takes precedence over ExternalId: recipe 13 is prepared, both views show it.
+  const ok = await mv.call(vs1, ['RecipeManagement'], 'PrepareRecipe', [await mv.make('RecipeIdExternalDataType', { id: '12' }), await mv.make('RecipeIdInternalDataType', { id: '13' })]);
+  t.true(ok.statusCode.isGood(), ok.statusCode.toString());
+  t.deepEqual([idOf(ok.out[0]), ok.out[1], ok.out[2]], ['13', true, 0]);
+  t.like(await op.readMany(['Recipe.ActiveRecipeId', 'Recipe.Status', 'Status.Ready']), { 'Recipe.ActiveRecipeId': 13, 'Recipe.Status': 0, 'Status.Ready': true });
+  t.is(await mv.state(vs1, ...AUTO), 'Ready');
+
+  // A job; without a store the result is found in this process's results.
+  const job = await start(vs1);
+  t.true(job.statusCode.isGood());
+  await waitFor(() => st1!.produced.length === 1, 5000, 'the result');
+  await waitFor(async () => (await mv.state(vs1, ...AUTO)) === 'Ready', 5000, 'Ready again');
+  const v = st1.produced[0]!;
+  const byId = await mv.call(vs1, ['ResultManagement'], 'GetResultById', [await mv.make('ResultIdDataType', { id: v.resultId }), { dataType: DataType.Int32, value: 0 }]);
+  t.true(byId.statusCode.isGood());
+  t.is(idOf(field(byId.out[1], 'jobId')), idOf(job.out[0]));
+  t.is(await op.read('Result.ResultId'), v.resultId, 'the PLC Result block shows the same result');
+  t.is(await op.read('Result.TriggerSeq'), Number(idOf(job.out[0])!.split('-T')[1]), 'the job id names its TriggerSeq');
 });

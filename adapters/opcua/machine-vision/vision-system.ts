@@ -259,13 +259,28 @@ export class VisionSystem {
         return { statusCode: StatusCodes.Good, outputArguments: out.map((o) => new Variant(o)) };
       } catch (err) {
         if (err instanceof CallError) {
-          this.deps.log.warn(`opcua ${this.id}.${name}: ${err.message}`);
+          this.refused(name, err);
           return { statusCode: err.statusCode };
         }
         this.deps.log.warn(`opcua ${this.id}.${name}: ${(err as Error).message}`);
         return { statusCode: StatusCodes.BadInternalError };
       }
     });
+  }
+
+  /** A refused call is logged with why (the status code alone does not say), once per method and 10 s: a client
+   *  retrying in a loop must not flood the log. */
+  private refusedLog = new Map<string, { at: number; more: number }>();
+  private refused(method: string, err: CallError) {
+    const now = Date.now();
+    const last = this.refusedLog.get(method);
+    if (last && now - last.at < 10_000) {
+      last.more += 1;
+      return;
+    }
+    const more = last?.more ? ` (${last.more} more refused since the last line)` : '';
+    this.refusedLog.set(method, { at: now, more: 0 });
+    this.deps.log.warn(`opcua ${this.id}.${method}: ${err.statusCode.name}: ${err.message}${more}`);
   }
 
   /** An optional id structure argument: null/empty → undefined; anything else must be `type` with a string Id. */
