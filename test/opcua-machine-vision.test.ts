@@ -368,7 +368,7 @@ test.serial('opcua.machineVision: false: no nodeset, no vision system; the PLC n
 test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view Initialized; PrepareRecipe restores Ready on both views; a free-run camera is always ContinuousExecution', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mv-adapter-'));
   const db = openDatabase(join(dir, 'agent.db'));
-  const config = opcuaConfigSchema.parse({ port: 0, hostname: '127.0.0.1', dataDir: dir, stations: ['ST1', 'ST2'], users: USERS });
+  const config = opcuaConfigSchema.parse({ port: 0, hostname: '127.0.0.1', dataDir: dir, stations: ['ST1', 'ST2'], users: USERS, triggerTimeoutMs: 600 });
   let st1: TestStation | null = null;
   let st2: TestStation | null = null;
   // The agent's side of the port as the TestStation knows it: its recipes (14 is listed but the station cannot prepare it).
@@ -441,4 +441,18 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.is(idOf(field(byId.out[1], 'jobId')), idOf(job.out[0]));
   t.is(await op.read('Result.ResultId'), v.resultId, 'the PLC Result block shows the same result');
   t.is(await op.read('Result.TriggerSeq'), Number(idOf(job.out[0])!.split('-T')[1]), 'the job id names its TriggerSeq');
+
+  // No result in time (rule 4): the job still ends with one outcome, a NO_VERDICT{timeout} ResultReady, then Ready.
+  const events = await subscribeEvents(mv, vs1);
+  t.teardown(() => events.stop());
+  st1.hang = true;
+  const late = await start(vs1);
+  t.true(late.statusCode.isGood());
+  t.is(await mv.state(vs1, ...AUTO), 'SingleExecution');
+  const lateId = idOf(late.out[0]);
+  const ev = await waitFor(() => events.events.find((e) => e.type === 'ResultReadyEventType' && idOf(e.fields.JobId) === lateId), 5000, 'the timeout result');
+  t.is(ev.fields.ResultState, 3);
+  t.like(content(ev.fields.ResultContent), { Outcome: 'NO_VERDICT', NoVerdictReason: 'timeout' });
+  await waitFor(() => events.events.find((e) => e.type === 'ReadyEventType' && idOf(e.fields.JobId) === lateId), 5000, 'Ready after the timeout');
+  t.is(await mv.state(vs1, ...AUTO), 'Ready');
 });

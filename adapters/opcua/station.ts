@@ -40,6 +40,8 @@ export interface StationObserver {
   changed(): void;
   /** `presented`: false for a result that came after its trigger timed out (the PLC is not shown it again). */
   result(v: VerdictRecord, presented: boolean): void;
+  /** An accepted trigger the daemon then refused (no frame taken, so no result will come). */
+  triggerFailed(triggerSeq: number, code: number): void;
 }
 
 export class StationNode {
@@ -232,10 +234,6 @@ export class StationNode {
   /** Status.Ready as the PLC reads it (rule 1 accepts a trigger only then). */
   get readyNow(): boolean {
     return this.ready();
-  }
-  /** A trigger accepted and its result not yet in. */
-  get jobPending(): boolean {
-    return this.busy;
   }
   get recipeChangingNow(): boolean {
     return this.recipeChanging;
@@ -435,6 +433,7 @@ export class StationNode {
     this.pendingTrigger = null;
     this.busy = false;
     this.reject(code);
+    for (const o of this.observers) o.triggerFailed(triggerSeq, code);
   }
 
   /** Rule (4): no result in time → Verdict 3 with ErrorCode, recorded by the daemon when it can. */

@@ -109,7 +109,7 @@ export class VisionSystem {
     this.bind(results, 'GetResultComponentsById', (a) => this.resultComponentsById(a));
     this.bind(results, 'GetResultListFiltered', (a) => this.resultList(a));
 
-    deps.station.observe({ changed: () => this.changed(), result: (v) => this.onResult(v) });
+    deps.station.observe({ changed: () => this.changed(), result: (v) => this.onResult(v), triggerFailed: (seq, code) => this.onTriggerFailed(seq, code) });
     this.changed();
   }
 
@@ -142,21 +142,7 @@ export class VisionSystem {
   }
 
   private changed() {
-    // A single job whose trigger the station dropped (no frame taken) ends here; a result ends it in onResult first.
-    if (this.single && !this.deps.station.jobPending) {
-      const job = this.single;
-      setImmediate(() => {
-        if (this.single === job && !this.deps.station.jobPending) {
-          this.deps.log.warn(`opcua ${this.id}: job ${job.jobId} ended without a result (the trigger was refused)`);
-          this.endSingle();
-        }
-      });
-    }
     if (this.continuous && this.mainState !== 'Operational') this.continuous = null; // Error/Halted ends the run
-    if (this.continuous?.stopping && !this.deps.station.jobPending) {
-      const run = this.continuous;
-      setImmediate(() => { if (this.continuous === run && !this.deps.station.jobPending) this.endContinuous(); });
-    }
     this.show();
     this.pumpContinuous();
   }
@@ -217,8 +203,16 @@ export class VisionSystem {
     const reason = r.noVerdictReason ? ` (${r.noVerdictReason})` : '';
     this.raise('ResultReady', fields, `${this.id}: result ${r.resultId} ${r.outcome}${reason}`, r.outcome === OUTCOME.pass ? 100 : 700);
     if (this.single && this.single.jobId === jobId) this.endSingle();
-    if (this.continuous?.stopping && this.continuous.jobId === jobId) this.endContinuous();
+    if (this.continuous?.stopping && this.continuous.triggerSeqs.size === 0) this.endContinuous();
     this.pumpContinuous();
+  }
+
+  /** The daemon refused a trigger it had accepted (no frame): a single job ends without a result. */
+  private onTriggerFailed(triggerSeq: number, code: number) {
+    if (this.continuous?.triggerSeqs.delete(triggerSeq) && this.continuous.stopping && this.continuous.triggerSeqs.size === 0) this.endContinuous();
+    if (this.single?.triggerSeq !== triggerSeq) return;
+    this.deps.log.warn(`opcua ${this.id}: job ${this.single.jobId} ended without a frame (the station refused the trigger with ${code})`);
+    this.endSingle();
   }
 
   private endContinuous() {
@@ -379,7 +373,7 @@ export class VisionSystem {
       // No new trigger; a frame in flight still gets its outcome (ResultReady with this job id), then Ready.
       this.continuous.stopping = true;
       this.continuous.cause = method;
-      if (!this.deps.station.jobPending) this.endContinuous();
+      if (this.continuous.triggerSeqs.size === 0) this.endContinuous();
       return ok;
     }
     // A single job is one frame already taken: it ends with its result, there is nothing to stop.
