@@ -400,6 +400,7 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
     rmSync(dir, { recursive: true, force: true });
   });
   const mv = await MvClient.on(op.session);
+  t.deepEqual([mv.ns, op.ns], [2, 3], 'the nodeset loads first (ns=2), ours follows (ns=3); clients resolve both by URI');
   const systems = await mv.visionSystems();
   t.deepEqual(systems.map((s) => s.name).sort(), ['ST1', 'ST2']);
   const vs1 = systems.find((s) => s.name === 'ST1')!.nodeId;
