@@ -443,6 +443,13 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.is(await op.read('Result.ResultId'), v.resultId, 'the PLC Result block shows the same result');
   t.is(await op.read('Result.TriggerSeq'), Number(idOf(job.out[0])!.split('-T')[1]), 'the job id names its TriggerSeq');
 
+  // The plc role writes the handshake but calls no methods, here neither.
+  const plcUser = await Plc.connect(sink.endpointUrl(), { pkiDir: pki, user: 'plc', password: 'plc-pw', station: 'ST1' });
+  const asPlc = await MvClient.on(plcUser.session);
+  t.is((await asPlc.call(vs1, AUTO, 'StartSingleJob', [asPlc.none(), asPlc.none(), asPlc.none(), asPlc.none(), { dataType: DataType.Variant, value: [] }])).statusCode, StatusCodes.BadUserAccessDenied);
+  t.is(await asPlc.state(vs1, ...AUTO), 'Ready', 'but reads the state');
+  await plcUser.close();
+
   // No result in time (rule 4): the job still ends with one outcome, a NO_VERDICT{timeout} ResultReady, then Ready.
   const events = await subscribeEvents(mv, vs1);
   t.teardown(() => events.stop());
