@@ -28,7 +28,7 @@ const MV_URI = 'http://opcfoundation.org/UA/MachineVision';
 const MV_IDS = {
   VisionSystemType: 1003, ResultReadyEventType: 1024, JobStartedEventType: 1013, ReadyEventType: 1023, RecipePreparedEventType: 1022,
   RecipeIdExternalDataType: 3002, RecipeIdInternalDataType: 3013, PartIdDataType: 3004, ProductIdDataType: 3003, ResultIdDataType: 3021,
-  JobIdDataType: 3016, MeasIdDataType: 3015,
+  JobIdDataType: 3016, MeasIdDataType: 3015, StateChangedEventType: 1018,
 } as const;
 
 const USERS = [
@@ -92,7 +92,7 @@ const content = (list: unknown): Record<string, unknown> =>
 interface MvEvent { type: string; fields: Record<string, unknown> }
 
 async function subscribeEvents(mv: MvClient, source: NodeId): Promise<{ events: MvEvent[]; stop(): Promise<void> }> {
-  const names = ['EventType', 'Message', `${mv.ns}:ResultId`, `${mv.ns}:ResultState`, `${mv.ns}:JobId`, `${mv.ns}:PartId`, `${mv.ns}:ResultContent`, `${mv.ns}:InternalRecipeId`, `${mv.ns}:ExternalRecipeId`, `${mv.ns}:InternalId`, `${mv.ns}:CreationTime`];
+  const names = ['EventType', 'Message', `${mv.ns}:ResultId`, `${mv.ns}:ResultState`, `${mv.ns}:JobId`, `${mv.ns}:PartId`, `${mv.ns}:ResultContent`, `${mv.ns}:InternalRecipeId`, `${mv.ns}:ExternalRecipeId`, `${mv.ns}:InternalId`, `${mv.ns}:CreationTime`, 'FromState', 'ToState'];
   const sub = ClientSubscription.create(mv.session, { requestedPublishingInterval: 50, publishingEnabled: true, requestedMaxKeepAliveCount: 50, requestedLifetimeCount: 500 });
   const item = ClientMonitoredItem.create(sub, { nodeId: source, attributeId: AttributeIds.EventNotifier },
     { queueSize: 1000, filter: constructEventFilter(names), discardOldest: false }, TimestampsToReturn.Neither);
@@ -328,6 +328,7 @@ test.serial('camera offline: the vision system shows Error, refuses jobs, and th
   await waitFor(async () => (await mv.state(vs, 'VisionStateMachine')) === 'Error', 10_000, 'VisionStateMachine Error');
   t.is(await op.read('Status.StateNumber'), 3, 'the PLC view says Error (3)');
   t.is(await mv.state(vs, ...AUTO), '', 'the automatic mode machine has no state outside Operational');
+  t.truthy(events.events.find((e) => e.type === 'StateChangedEventType' && (e.fields.ToState as { text: string }).text === 'Error'), 'StateChangedEvent Operational → Error');
   const refused = await mv.call(vs, AUTO, 'StartSingleJob', [mv.none(), await mv.make('PartIdDataType', { id: 'OFF-1' }), mv.none(), mv.none(), { dataType: DataType.Variant, value: [] }]);
   t.is(refused.statusCode, StatusCodes.BadInvalidState);
 
@@ -463,4 +464,6 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.like(content(ev.fields.ResultContent), { Outcome: 'NO_VERDICT', NoVerdictReason: 'timeout' });
   await waitFor(() => events.events.find((e) => e.type === 'ReadyEventType' && idOf(e.fields.JobId) === lateId), 5000, 'Ready after the timeout');
   t.is(await mv.state(vs1, ...AUTO), 'Ready');
+  const changes = events.events.filter((e) => e.type === 'StateChangedEventType').map((e) => `${(e.fields.FromState as { text: string }).text}→${(e.fields.ToState as { text: string }).text}`);
+  t.deepEqual(changes, ['Ready→SingleExecution', 'SingleExecution→Ready'], 'a StateChangedEvent per transition');
 });

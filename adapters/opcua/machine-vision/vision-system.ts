@@ -3,7 +3,7 @@
 // views see the same triggers, recipes and result ids. Mapping and choices: adapters/README.md "Machine Vision".
 import {
   type AddressSpace, DataType, type ISessionContext, makeRoles, type Namespace, promoteToStateMachine, StatusCodes, type StatusCode, type UAEventType,
-  type TransitionSelector, type UAMethod, type UAObject, type UAStateMachineEx, Variant, type VariantOptions, WellKnownRoles,
+  type TransitionSelector, type UAMethod, type UAObject, type UAState, type UAStateMachineEx, type UATransitionEx, Variant, type VariantOptions, WellKnownRoles,
 } from 'node-opcua';
 import { METHOD_RESULT, OUTCOME, PART_ID_MAX_LENGTH, RECIPE_STATUS, STATION_STATES, type Outcome } from '../../protocol.ts';
 import type { MachineVisionPort, RecipeInfo, VerdictRecord } from '../../types.ts';
@@ -61,7 +61,7 @@ export class VisionSystem {
   private jobOf = new Map<string, string>();
   /** The last results seen live: GetResultById's fallback when no store is wired (adapter-only tests, tools). */
   private recent: { r: MvResult; jobId: string }[] = [];
-  private events: Record<'ResultReady' | 'JobStarted' | 'Ready' | 'RecipePrepared', UAEventType>;
+  private events: Record<'ResultReady' | 'JobStarted' | 'Ready' | 'RecipePrepared' | 'StateChanged', UAEventType>;
 
   constructor(readonly id: string, private deps: VisionSystemDeps) {
     const { addressSpace, ns, types } = deps;
@@ -92,7 +92,7 @@ export class VisionSystem {
       if (!t) throw new Error(`opcua: ${name} not in the Machine Vision nodeset`);
       return t;
     };
-    this.events = { ResultReady: eventType('ResultReadyEventType'), JobStarted: eventType('JobStartedEventType'), Ready: eventType('ReadyEventType'), RecipePrepared: eventType('RecipePreparedEventType') };
+    this.events = { ResultReady: eventType('ResultReadyEventType'), JobStarted: eventType('JobStartedEventType'), Ready: eventType('ReadyEventType'), RecipePrepared: eventType('RecipePreparedEventType'), StateChanged: eventType('StateChangedEventType') };
 
     const recipes = child(this.object, 'RecipeManagement');
     const results = child(this.object, 'ResultManagement');
@@ -154,13 +154,30 @@ export class VisionSystem {
     if (this.shown?.main === main && this.shown.auto === auto) return;
     const before = this.shown;
     this.shown = { main, auto };
+    let picked: UATransitionEx | null = null;
     const pick: TransitionSelector = (transitions) => {
       const named = (suffix: string) => transitions.find((t) => t.browseName.name?.endsWith(suffix));
       const byMethod = cause === 'Start' ? transitions.find((t) => !/(Auto|Recipe|Product|Stop|Abort)$/.test(t.browseName.name ?? '')) : cause ? named(cause) : undefined;
-      return byMethod ?? named('Auto') ?? transitions[0] ?? null;
+      picked = byMethod ?? named('Auto') ?? transitions[0] ?? null;
+      return picked;
     };
-    if (before?.main !== main) this.main.setState(main, pick);
-    if (before?.auto !== auto) this.auto.setState(auto, pick);
+    for (const [machine, changed, to] of [[this.main, before?.main !== main, main], [this.auto, before?.auto !== auto, auto]] as const) {
+      if (!changed) continue;
+      const from = machine.currentStateNode;
+      picked = null;
+      machine.setState(to, pick);
+      if (before) this.stateChanged(machine, from, machine.currentStateNode, picked);
+    }
+  }
+
+  /** 40100's StateChangedEvent on the vision system (node-opcua raises only a plain TransitionEvent, on the machine). */
+  private stateChanged(machine: UAStateMachineEx, from: UAState | null, to: UAState | null, transition: UATransitionEx | null) {
+    const text = (n: { displayName: { text?: string | null }[] } | null) => new Variant({ dataType: DataType.LocalizedText, value: { text: n?.displayName[0]?.text ?? '' } });
+    const num = (v: { readValue(): { value: Variant } } | undefined) => (v ? v.readValue().value : new Variant({ dataType: DataType.Null }));
+    this.raise('StateChanged', {
+      transition: text(transition), 'transition.id': num(transition?.transitionNumber),
+      fromState: text(from), 'fromState.id': num(from?.stateNumber), toState: text(to), 'toState.id': num(to?.stateNumber),
+    }, `${this.id}: ${machine.browseName.name}: ${from?.browseName.name ?? '(none)'} → ${to?.browseName.name ?? '(none)'}`);
   }
 
   private raise(kind: keyof VisionSystem['events'], fields: Record<string, Variant>, message: string, severity = 100) {
