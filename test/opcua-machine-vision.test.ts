@@ -442,6 +442,12 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.true(byId.statusCode.isGood());
   t.is(idOf(field(byId.out[1], 'jobId')), idOf(job.out[0]));
   t.is(await op.read('Result.ResultId'), v.resultId, 'the PLC Result block shows the same result');
+  const parts = await mv.call(vs1, ['ResultManagement'], 'GetResultComponentsById', [await mv.make('ResultIdDataType', { id: v.resultId }), { dataType: DataType.Int32, value: 0 }]);
+  t.true(parts.statusCode.isGood(), parts.statusCode.toString());
+  t.is(parts.out.length, 17);
+  t.like({ resultState: parts.out[4], partId: idOf(parts.out[6]), recipe: idOf(parts.out[8]), jobId: idOf(parts.out[12]), error: parts.out[16] },
+    { resultState: v.verdictCode, partId: undefined, recipe: '13', jobId: idOf(job.out[0]), error: 0 });
+  t.like(content(parts.out[15]), { ResultSeq: v.resultSeq, Outcome: v.outcome });
   t.is(await op.read('Result.TriggerSeq'), Number(idOf(job.out[0])!.split('-T')[1]), 'the job id names its TriggerSeq');
 
   // The plc role writes the handshake but calls no methods, here neither.
