@@ -59,6 +59,9 @@ test('the demo config (as npm start runs it) prints where everything is, shows v
   await waitFor(() => out().includes('stations'), 2000, 'the banner');
   t.regex(out(), new RegExp(`web UI\\s+http://localhost:${port}/`));
   t.regex(out(), /OPC UA\s+opc\.tcp:\/\/\S+:\d+/);
+  // The Machine Vision nodeset loads first (ns=2), so ours is ns=3; the start log says so for fixed-index clients.
+  await waitFor(() => out().includes('Machine Vision view on'), 10_000, 'the OPC UA start line');
+  t.regex(out(), /namespace urn:adaptclip-edge:v1 is ns=3; Machine Vision view on/);
   t.regex(out(), new RegExp(`data\\s+${join(dir, 'data').replaceAll('/', '\\/')}`));
   const html = await (await fetch(`${url}/`)).text();
   t.regex(html, /<title>adaptclip-edge<\/title>/);

@@ -169,7 +169,9 @@ export function createOpcUaSink(config: OpcUaConfig, deps: OpcUaSinkDeps): OpcUa
         agentVars?.heartbeat.setValueFromSource({ dataType: DataType.UInt32, value: heartbeat });
       }, config.heartbeatIntervalMs);
       heartbeatTimer.unref();
-      log.info(`opcua: listening on ${server.getEndpointUrl()} (PKI ${pkiDir})`);
+      // The index is said once at start: a client configured with a fixed index (not by URI) can be checked against it.
+      const view = config.machineVision ? 'Machine Vision view on' : 'Machine Vision view off';
+      log.info(`opcua: listening on ${server.getEndpointUrl()} (namespace ${NAMESPACE_URI} is ns=${ns.index}; ${view}; PKI ${pkiDir})`);
     },
     async stop() {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
