@@ -15,6 +15,8 @@ import { opcuaConfigSchema } from '../adapters/opcua/config.ts';
 import { createOpcUaSink } from '../adapters/opcua/sink.ts';
 import { createSqliteStationStore } from '../adapters/opcua/state-store.ts';
 import type { MachineVisionPort } from '../adapters/types.ts';
+import { resultStateOf } from '../adapters/opcua/machine-vision/results.ts';
+import { NO_VERDICT_REASONS } from '../adapters/protocol.ts';
 import { openDatabase } from '../agent/store/db.ts';
 import { startHarness, waitFor, type Harness } from './helpers/harness.ts';
 import { freePort, startMosquitto, type Broker } from './helpers/mosquitto.ts';
@@ -183,7 +185,8 @@ test.serial('a 40100 client: vision systems by type, state machine, PrepareRecip
   const row = h.daemon.store.getResult(resultId);
   t.truthy(row, 'the ResultReady id is the store row id');
   t.like(row, { partId: 'MV-0001', recipeId: 21, stationId: 'ST1' });
-  t.is(ready.fields.ResultState, row!.verdictCode, 'ResultState = our verdict code');
+  t.is(ready.fields.ResultState, 1, 'ResultState Completed: the verdict is in ResultContent, not the state');
+  t.is(content(ready.fields.ResultContent).Outcome, row!.outcome);
   t.is(content(ready.fields.ResultContent).Outcome, row!.outcome);
   const onMqtt = await waitFor(() => verdicts.find((v) => v.resultId === resultId), 10_000, 'the verdict on MQTT');
   t.like(onMqtt, { partId: 'MV-0001', verdictCode: row!.verdictCode });
@@ -196,7 +199,7 @@ test.serial('a 40100 client: vision systems by type, state machine, PrepareRecip
   t.is(idOf(field(result, 'resultId')), resultId);
   t.is(idOf(field(result, 'jobId')), jobId);
   t.is(idOf(field(result, 'partId')), 'MV-0001');
-  t.is(field(result, 'resultState'), row!.verdictCode);
+  t.is(field(result, 'resultState'), 1);
   t.is(field(result, 'isPartial'), false);
   t.true(Math.abs((content(field(result, 'resultContent')).AnomalyScore as number) - row!.score) < 1e-5, 'the score as stored');
   t.is((field(result, 'creationTime') as Date).getTime(), row!.decidedAt);
@@ -295,7 +298,7 @@ test.serial('a 40100 client: vision systems by type, state machine, PrepareRecip
   const again = await mv2.call(vs2, ['ResultManagement'], 'GetResultById', [await mv2.make('ResultIdDataType', { id: resultId }), { dataType: DataType.Int32, value: 0 }]);
   t.true(again.statusCode.isGood(), again.statusCode.toString());
   t.is(idOf(field(again.out[1], 'jobId')), jobId, 'the same JobId after a restart');
-  t.is(field(again.out[1], 'resultState'), row!.verdictCode);
+  t.is(field(again.out[1], 'resultState'), 1);
   const list2 = await mv2.call(vs2, ['ResultManagement'], 'GetResultListFiltered', [
     { dataType: DataType.Int32, value: 0 }, mv2.none(), await mv2.make('PartIdDataType', { id: 'MV-0002' }), mv2.none(), mv2.none(), mv2.none(), mv2.none(), mv2.none(), mv2.none(),
     { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.Int32, value: 0 },
@@ -303,7 +306,7 @@ test.serial('a 40100 client: vision systems by type, state machine, PrepareRecip
   t.deepEqual((list2.out[3] as ExtensionObject[]).map((x) => idOf(field(x, 'resultId'))), [idOf(second.fields.ResultId)]);
 });
 
-test.serial('camera offline: the vision system shows Error, refuses jobs, and the NO_VERDICT is a ResultReady with ResultState 3 and its reason', async (t) => {
+test.serial('camera offline: the vision system shows Error, refuses jobs, and the NO_VERDICT is a ResultReady with ResultState 4 (Failed) and its reason', async (t) => {
   const peer = await startRtspServer({ width: 160, height: 120, fps: 15 });
   t.teardown(() => peer.kill());
   const clientPki = mkdtempSync(join(tmpdir(), 'mv-client-'));
@@ -335,17 +338,28 @@ test.serial('camera offline: the vision system shows Error, refuses jobs, and th
   // A trigger from elsewhere (HTTP) while the camera is gone: its frame's one outcome is NO_VERDICT{camera_error}.
   t.is((await h.api('POST', '/api/stations/ST1/trigger', { partId: 'OFF-2' })).status, 200);
   const ev = await waitFor(() => events.events.find((e) => e.type === 'ResultReadyEventType' && idOf(e.fields.PartId) === 'OFF-2'), 10_000, 'ResultReady for the NO_VERDICT');
-  t.is(ev.fields.ResultState, 3, 'NotDecidable');
+  t.is(ev.fields.ResultState, 4, 'Failed: the camera could not deliver the part');
   t.like(content(ev.fields.ResultContent), { Outcome: 'NO_VERDICT', NoVerdictReason: 'camera_error' });
   const row = h.daemon.store.getResult(idOf(ev.fields.ResultId)!);
   t.like(row, { outcome: 'NO_VERDICT', reason: 'camera_error', partId: 'OFF-2' });
   const byId = await mv.call(vs, ['ResultManagement'], 'GetResultById', [await mv.make('ResultIdDataType', { id: row!.resultId }), { dataType: DataType.Int32, value: 0 }]);
-  t.is(field(byId.out[1], 'resultState'), 3);
+  t.is(field(byId.out[1], 'resultState'), 4);
   const noVerdicts = await mv.call(vs, ['ResultManagement'], 'GetResultListFiltered', [
-    { dataType: DataType.Int32, value: 3 }, mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(),
+    { dataType: DataType.Int32, value: 4 }, mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(),
     { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.Int32, value: 0 },
   ]);
-  t.deepEqual((noVerdicts.out[3] as unknown[]).map((x) => idOf(field(x, 'resultId'))), [row!.resultId], 'ResultState 3 lists the NO_VERDICT');
+  t.deepEqual((noVerdicts.out[3] as unknown[]).map((x) => idOf(field(x, 'resultId'))), [row!.resultId], 'ResultState 4 lists the failed NO_VERDICT');
+  const listed = async (state: number) => ((await mv.call(vs, ['ResultManagement'], 'GetResultListFiltered', [
+    { dataType: DataType.Int32, value: state }, mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(),
+    { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.Int32, value: 0 },
+  ])).out[3] as unknown[]).map((x) => idOf(field(x, 'resultId')));
+  t.false((await listed(1)).includes(row!.resultId), 'a NO_VERDICT is not Completed');
+  t.deepEqual(await listed(2), [], 'nothing is listed while Processing');
+  const negative = await mv.call(vs, ['ResultManagement'], 'GetResultListFiltered', [
+    { dataType: DataType.Int32, value: -1 }, mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(), mv.none(),
+    { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.UInt32, value: 0 }, { dataType: DataType.Int32, value: 0 },
+  ]);
+  t.is(negative.statusCode, StatusCodes.BadInvalidArgument, 'no application-specific states are defined');
 });
 
 test.serial('opcua.machineVision: false: no nodeset, no vision system; the PLC namespace is there', async (t) => {
@@ -446,7 +460,7 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.true(parts.statusCode.isGood(), parts.statusCode.toString());
   t.is(parts.out.length, 17);
   t.like({ resultState: parts.out[4], partId: idOf(parts.out[6]), recipe: idOf(parts.out[8]), jobId: idOf(parts.out[12]), error: parts.out[16] },
-    { resultState: v.verdictCode, partId: undefined, recipe: '13', jobId: idOf(job.out[0]), error: 0 });
+    { resultState: v.outcome === 'NO_VERDICT' ? 4 : 1, partId: undefined, recipe: '13', jobId: idOf(job.out[0]), error: 0 });
   t.like(content(parts.out[15]), { ResultSeq: v.resultSeq, Outcome: v.outcome });
   t.is(await op.read('Result.TriggerSeq'), Number(idOf(job.out[0])!.split('-T')[1]), 'the job id names its TriggerSeq');
 
@@ -466,10 +480,17 @@ test.serial('adapter: a failed recipe change (PLC view) leaves the 40100 view In
   t.is(await mv.state(vs1, ...AUTO), 'SingleExecution');
   const lateId = idOf(late.out[0]);
   const ev = await waitFor(() => events.events.find((e) => e.type === 'ResultReadyEventType' && idOf(e.fields.JobId) === lateId), 5000, 'the timeout result');
-  t.is(ev.fields.ResultState, 3);
+  t.is(ev.fields.ResultState, 4, 'Failed: no result in time');
   t.like(content(ev.fields.ResultContent), { Outcome: 'NO_VERDICT', NoVerdictReason: 'timeout' });
   await waitFor(() => events.events.find((e) => e.type === 'ReadyEventType' && idOf(e.fields.JobId) === lateId), 5000, 'Ready after the timeout');
   t.is(await mv.state(vs1, ...AUTO), 'Ready');
   const changes = events.events.filter((e) => e.type === 'StateChangedEventType').map((e) => `${(e.fields.FromState as { text: string }).text}→${(e.fields.ToState as { text: string }).text}`);
   t.deepEqual(changes, ['Ready→SingleExecution', 'SingleExecution→Ready'], 'a StateChangedEvent per transition');
+});
+
+test('ResultState is how processing ended (40100-1 §12.19), never the verdict: PASS and FAIL Completed, skipped or cut short Aborted, not judgeable Failed', (t) => {
+  t.is(resultStateOf('PASS', undefined), 1);
+  t.is(resultStateOf('FAIL', undefined), 1);
+  const byReason = Object.fromEntries(NO_VERDICT_REASONS.map((r) => [r, resultStateOf('NO_VERDICT', r)]));
+  t.deepEqual(byReason, { dropped: 3, interrupted: 3, timeout: 4, no_reference: 4, camera_error: 4, model_error: 4 });
 });

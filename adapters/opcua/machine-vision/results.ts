@@ -1,11 +1,21 @@
 // Our results as OPC 40100-1 ResultDataType values: the same result id as the store, MQTT and the PLC's Result block;
-// the verdict code is the ResultState; what 40100 has no field for (score, threshold, reason, mask URI) goes into
-// ResultContent as KeyValuePairs. The mapping is adapters/README.md "Machine Vision (OPC 40100-1)".
+// ResultState is how the processing ended (40100-1 §12.19: Completed, Aborted, Failed), not the verdict; the verdict
+// and what 40100 has no field for (score, threshold, reason, mask URI) go into ResultContent as KeyValuePairs. The mapping is adapters/README.md "Machine Vision (OPC 40100-1)".
 import { type AddressSpace, DataType, type ExtensionObject, NodeClass, type NodeId, type UADataType, Variant } from 'node-opcua';
 import type { NoVerdictReason, Outcome, VerdictCode } from '../../protocol.ts';
 import type { StoredResult, VerdictRecord } from '../../types.ts';
 
 export const MV_NAMESPACE_URI = 'http://opcfoundation.org/UA/MachineVision';
+
+/** ResultStateDataType values (40100-1 §12.19); < 0 would be application-specific states, of which we define none. */
+export const RESULT_STATE = { undefined: 0, completed: 1, processing: 2, aborted: 3, failed: 4 } as const;
+
+/** A PASS or FAIL is a completed processing; a frame skipped or cut short (queue full, agent stopping) was aborted;
+ *  one the agent could not judge (camera, model, time-out, no reference) failed. */
+export function resultStateOf(outcome: Outcome, reason: NoVerdictReason | undefined): number {
+  if (outcome !== 'NO_VERDICT') return RESULT_STATE.completed;
+  return reason === 'dropped' || reason === 'interrupted' ? RESULT_STATE.aborted : RESULT_STATE.failed;
+}
 
 /** One result as the view needs it, from a live VerdictRecord or a stored row. */
 export interface MvResult {
@@ -108,7 +118,7 @@ export class MvTypes {
     return {
       resultId: this.id('ResultIdDataType', r.resultId),
       isPartial: false,
-      resultState: r.verdictCode,
+      resultState: resultStateOf(r.outcome, r.noVerdictReason),
       partId: r.partId ? this.id('PartIdDataType', r.partId) : undefined,
       externalRecipeId: r.recipeId > 0 ? this.recipeId('RecipeIdExternalDataType', r.recipeId, r.referenceVersion, r.recipeName) : undefined,
       internalRecipeId: this.recipeId('RecipeIdInternalDataType', r.recipeId, r.referenceVersion, r.recipeName),

@@ -9,7 +9,7 @@ import { METHOD_RESULT, OUTCOME, PART_ID_MAX_LENGTH, RECIPE_STATUS, STATION_STAT
 import type { MachineVisionPort, RecipeInfo, VerdictRecord } from '../../types.ts';
 import type { OpcUaConfig } from '../config.ts';
 import type { StationNode } from '../station.ts';
-import { derivedJobId, fromStored, fromVerdict, type MvResult, MvTypes, type MvTypeName } from './results.ts';
+import { derivedJobId, fromStored, fromVerdict, type MvResult, MvTypes, type MvTypeName, RESULT_STATE, resultStateOf } from './results.ts';
 
 export { MV_NAMESPACE_URI } from './results.ts';
 
@@ -20,8 +20,6 @@ type MainState = 'Preoperational' | 'Halted' | 'Error' | 'Operational';
 const MAIN_OF_NUMBER: Record<number, MainState> = {
   [STATION_STATES.Preoperational]: 'Preoperational', [STATION_STATES.Halted]: 'Halted', [STATION_STATES.Error]: 'Error', [STATION_STATES.Operational]: 'Operational',
 };
-/** ResultState filter values of GetResultListFiltered: 0 = any; else our verdict codes. */
-const OUTCOME_OF_STATE: Record<number, Outcome> = { 1: OUTCOME.pass, 2: OUTCOME.fail, 3: OUTCOME.noVerdict };
 /** GetResultListFiltered / GetRecipeListFiltered answer at most this many per call (IsComplete says whether more matched). */
 export const MV_LIST_MAX = 100;
 const JOB_MEMORY = 10_000;
@@ -494,7 +492,9 @@ export class VisionSystem {
 
   private resultList(a: Variant[]): Answer {
     const state = a[0]?.value as number;
-    if (state !== 0 && !OUTCOME_OF_STATE[state]) bad(StatusCodes.BadInvalidArgument, 'ResultState must be 0 (any), 1 OK, 2 NOK or 3 NotDecidable');
+    if (!Number.isInteger(state) || state < 0 || state > RESULT_STATE.failed) {
+      bad(StatusCodes.BadInvalidArgument, 'ResultState must be 0 (any), 1 Completed, 2 Processing, 3 Aborted or 4 Failed; this agent defines no application-specific (< 0) states');
+    }
     if (this.idArg(a[1], 'MeasIdDataType', 'MeasId') !== undefined) bad(StatusCodes.BadNotSupported, 'MeasId: this agent does not keep measurement ids; filter by PartId or JobId');
     const partId = this.idArg(a[2], 'PartIdDataType', 'PartId');
     const external = this.idArg(a[3], 'RecipeIdExternalDataType', 'ExternalRecipeId');
@@ -518,9 +518,12 @@ export class VisionSystem {
       if (!r || (recipeId !== undefined && recipeId !== r.recipeId)) return this.listOut([], true);
       recipeId = r.recipeId;
     }
-    const outcome = OUTCOME_OF_STATE[state];
-    // Post-filters (JobId, configuration) need more rows than one page; the store answers at most 1000.
-    const post = jobId !== undefined || config !== undefined;
+    // Results are listed once finished: none is Processing.
+    if (state === RESULT_STATE.processing) return this.listOut([], true);
+    // Aborted and Failed are NO_VERDICTs (the store narrows to those); Completed and the split need a post-filter.
+    const outcome = state === RESULT_STATE.aborted || state === RESULT_STATE.failed ? OUTCOME.noVerdict : undefined;
+    // Post-filters (JobId, configuration, ResultState) need more rows than one page; the store answers at most 1000.
+    const post = jobId !== undefined || config !== undefined || state !== 0;
     const want = post ? 1000 : start + max + 1;
     let rows: { r: MvResult; jobId: string }[];
     if (this.deps.port) {
@@ -529,6 +532,7 @@ export class VisionSystem {
     } else {
       rows = this.recent.filter((x) => (partId === undefined || x.r.partId === partId) && (!outcome || x.r.outcome === outcome) && (recipeId === undefined || x.r.recipeId === recipeId)).reverse();
     }
+    if (state !== 0) rows = rows.filter((x) => resultStateOf(x.r.outcome, x.r.noVerdictReason) === state);
     if (jobId !== undefined) rows = rows.filter((x) => x.jobId === jobId);
     if (config !== undefined) rows = rows.filter((x) => x.r.modelVersion === config);
     const page = rows.slice(start, start + max);
