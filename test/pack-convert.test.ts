@@ -117,3 +117,16 @@ test('the tolerance check fails a damaged conversion (weight scales off by 4×):
   t.false(existsSync(out));
   t.deepEqual(readdirSync(work).filter((f) => f.startsWith('.damaged')), [], 'no staging folder left behind');
 });
+
+test('pack export refuses an unknown --precision and --golden with a converted precision: one line, exit 2, nothing written', async (t) => {
+  for (const [extra, message] of [
+    [['--precision', 'int4'], /^export: --precision: "int4" is not fp32, int8 or fp16; pass one of them$/],
+    [['--precision', 'int8', '--golden', join(work, 'golden-int8')], /^export: --golden: golden files hold fp32 torch outputs and apply to fp32 packs only; drop --golden or --precision$/],
+  ] as const) {
+    const out = join(work, 'export-refused');
+    const r = await cli(['pack', 'export', '--tiny', '--seed', '4', ...extra, '--out', out]);
+    t.is(r.code, 2);
+    t.regex(r.stderr.trim(), message);
+    t.false(existsSync(out));
+  }
+});
