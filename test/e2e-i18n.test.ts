@@ -100,6 +100,8 @@ test('German and Chinese: translated pages, kept over a reload, explanations on 
   await page.click('nav a[data-page=products]');
   const card = page.locator('.card.product', { hasText: 'Halter-4' });
   await card.locator('.capture h3', { hasText: 'Gutbilder hinzufügen' }).waitFor();
+  // The region section is drawn after its own request.
+  await card.getByText('Prüfbereich: was geprüft wird').waitFor();
   const products = await visibleText(page);
   for (const word of ['Neues Produkt', 'Rezeptnummer (SPS)', 'Einfrieren', 'Prüfbereich: was geprüft wird', 'Produkt löschen']) t.true(products.includes(word), `German Products page shows "${word}"`);
   for (const word of ['New product', 'Add good shots', 'Freeze', 'Delete product']) t.false(products.includes(word), `German Products page has no "${word}"`);
@@ -122,10 +124,21 @@ test('German and Chinese: translated pages, kept over a reload, explanations on 
   t.true(outcomes.length > 0 && outcomes.every((o) => ['i.O.', 'n.i.O.'].includes(o.trim()) || o.startsWith('Nicht geprüft') || o.startsWith('Kein Ergebnis')), outcomes.join(' | '));
   await page.screenshot({ path: `${ARTIFACTS}/4c-history-de.png` });
 
-  // Chinese: overview and Health page, a state explained on tap.
+  // Chinese: overview and Health page, a state explained on tap. The overview's data is held back 800 ms so the
+  // switch comes while the page loads (a slow line PC): the replaced page must draw nothing and keep no timer.
+  const slow = async (route: import('playwright-core').Route) => { await new Promise((r) => setTimeout(r, 800)); await route.continue(); };
+  await page.route('**/api/overview', slow);
   await page.click('nav a[data-page=overview]');
+  await page.waitForTimeout(100);
   await page.selectOption('#lang', 'zh-Hans');
-  await page.locator('.ov-tile[data-station=ST1] [data-verdict]', { hasText: '无结果' }).waitFor();
+  await page.locator('.ov-tile[data-station=ST1] [data-verdict]', { hasText: '无结果' }).first().waitFor();
+  // The switch came while the overview was still loading: the replaced page draws nothing and keeps no timer.
+  await page.waitForTimeout(2500);
+  t.is(await page.locator('.ov-tile[data-station=ST1]').count(), 1, 'one tile per station after a switch during the load');
+  await page.unroute('**/api/overview', slow);
+  // …and the page on screen still refreshes (the replaced page did not take its timer).
+  const before = await page.locator('.ov-tile[data-station=ST2] .ov-counts').textContent();
+  await page.waitForFunction((n) => document.querySelector('.ov-tile[data-station=ST2] .ov-counts')?.textContent !== n, before, { timeout: 10_000 });
   t.is(await page.getAttribute('html', 'lang'), 'zh-Hans');
   t.is(await page.locator('nav a[data-page=overview]').textContent(), '总览');
   const zh = await visibleText(page);

@@ -132,10 +132,13 @@ export async function banner() {
   return info;
 }
 
-// One refresh timer for the page on screen; the router stops it when the page changes.
+// One refresh timer for the page on screen; the router stops it when the page changes. A page that was replaced
+// while it loaded (`current` false: a quick language switch or click) installs none, so it cannot take the new
+// page's timer.
 let pageTimer = null;
 let inPageTimer = false;
-export function every(ms, fn) {
+export function every(ms, fn, current = () => true) {
+  if (!current()) return;
   clearInterval(pageTimer);
   pageTimer = setInterval(() => {
     // api() calls made as the tick starts are marked as background refreshes (x-background).

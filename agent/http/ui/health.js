@@ -20,15 +20,17 @@ export async function health(page, current) {
     if (!current()) return;
     const res = await fetch('/healthz');
     const h = await res.json();
+    if (!current()) return;
     $('#health').innerHTML = `<tr><th>${esc(t('health.col.component'))}</th><th>${esc(t('health.col.state'))}</th><th>${esc(t('health.col.reason'))}</th></tr>` +
       Object.entries(h.components).map(([k, c]) => {
         const state = c.ok ? (c.degraded ? 'degraded' : 'ok') : 'notOk';
         return `<tr data-component="${esc(k)}"><td>${esc(componentName(k))}</td><td class="${c.ok ? (c.degraded ? 'warn' : 'ok') : 'bad'}">${termHtml('health', state)}</td><td>${esc(c.reason)}</td></tr>`;
       }).join('');
     const c = await api('GET', '/api/counters');
+    if (!current()) return;
     $('#counters').innerHTML = `<tr><th>${esc(t('health.col.station'))}</th><th>${esc(t('health.col.captured'))}</th><th>${esc(t('health.col.pending'))}</th><th>${esc(t('health.col.outcomes'))}</th></tr>` +
       Object.entries(c).map(([s, v]) => `<tr><td>${esc(s)}</td><td>${v.captured}</td><td>${v.pending}</td><td>${esc(Object.entries(v.outcomes).map(([k, n]) => `${outcomeName(k)}: ${n}`).join(' · '))}</td></tr>`).join('');
   };
   await tick();
-  every(2000, tick);
+  every(2000, tick, current);
 }

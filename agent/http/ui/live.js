@@ -7,6 +7,7 @@ export async function live(page, current) {
   const tick = async () => {
     if (!current()) return;
     const stations = await api('GET', '/api/stations');
+    if (!current()) return;
     if (!stations.length) $('#stations').innerHTML = `<div class="card">${esc(t('common.noStations'))}</div>`;
     for (const st of stations) {
       let card = cards.get(st.id);
@@ -63,5 +64,5 @@ export async function live(page, current) {
   };
   await banner();
   await tick();
-  every(700, tick);
+  every(700, tick, current);
 }

@@ -98,9 +98,11 @@ export async function overview(page, current) {
     for (const [id, tile] of tiles) if (!view.stations.some((s) => s.id === id)) (tile.remove(), tiles.delete(id));
   };
 
+  // A page replaced while its request was out must not draw into the new page's grid (same ids).
   const tick = async () => {
     if (!current()) return;
-    render(await api('GET', '/api/overview'));
+    const view = await api('GET', '/api/overview');
+    if (current()) render(view);
   };
 
   page.addEventListener('click', async (ev) => {
@@ -119,5 +121,5 @@ export async function overview(page, current) {
 
   await banner();
   await tick();
-  every(1000, tick);
+  every(1000, tick, current);
 }
