@@ -1,5 +1,6 @@
 // The real parts the daemon runs with: models/ runtime, drivers/ cameras, adapters/ sinks.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createOutbox } from '../adapters/mqtt/outbox.ts';
 import { createMqttSink } from '../adapters/mqtt/sink.ts';
@@ -10,18 +11,32 @@ import { resolvePath } from './config/load.ts';
 import type { DaemonParts, SinkHooks } from './daemon.ts';
 import type { Alarm } from '../adapters/types.ts';
 import type { OpcUaSink } from '../adapters/opcua/sink.ts';
-import { packDetectorFactory } from './pipeline/detector.ts';
+import { packDetectorFactory, type PackDetectorOptions } from './pipeline/detector.ts';
 import type { VerdictSink } from './pipeline/ports.ts';
 import type { Store } from './store/store.ts';
 import type { Pack } from '../models/pack.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** Where the config says inference runs, with the TensorRT engine cache under the data folder unless it names one. */
+export function deviceOptions(cfg: AgentConfig): Pick<PackDetectorOptions, 'device' | 'deviceId' | 'tensorrt' | 'cpuMemArena'> {
+  const m = cfg.model;
+  const trt = m.tensorrt;
+  return {
+    device: m.device, deviceId: m.deviceId, cpuMemArena: m.cpuMemArena,
+    tensorrt: {
+      fp16: trt.fp16,
+      engineCacheDir: resolvePath(trt.engineCacheDir ?? join(cfg.agent.dataDir, 'tensorrt-cache')),
+      ...(trt.workspaceMb ? { workspaceBytes: trt.workspaceMb * 1024 * 1024 } : {}),
+    },
+  };
+}
+
 /** `pack`: the config's pack when the caller already loaded and verified it (its ONNX files are hashed once). */
 export function realParts(pack?: Pack): DaemonParts {
   return {
     detectorFactory: (cfg: AgentConfig) =>
-      packDetectorFactory({ packDir: resolvePath(cfg.model.pack), ...(pack ? { pack } : {}), device: cfg.model.device, ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
+      packDetectorFactory({ packDir: resolvePath(cfg.model.pack), ...(pack ? { pack } : {}), ...deviceOptions(cfg), ...(cfg.model.threads ? { threads: cfg.model.threads } : {}), warn: (m) => process.stderr.write(`${m}\n`) }),
     sourceFactory: (c) => createFrameSource(c),
     sinkFactory: (cfg: AgentConfig, store: Store, log: Logger, stats: (stationId: string) => Record<string, unknown>, hooks: SinkHooks): VerdictSink[] => {
       const sinks: VerdictSink[] = [];

@@ -37,7 +37,7 @@ export interface StatusDeps {
   stopping: () => boolean;
   safeMode: () => boolean;
   /** Config facts Health reports: the file, why it or the pack is invalid, the device asked for. */
-  config: () => { file: string; problems?: string[] | undefined; packProblem?: string | undefined; valid: boolean; device?: 'cpu' | 'cuda' | undefined };
+  config: () => { file: string; problems?: string[] | undefined; packProblem?: string | undefined; valid: boolean; device?: 'cpu' | 'cuda' | 'tensorrt' | undefined };
 }
 
 /** A state name with its number, as PROTOCOLS.md pairs them. */
@@ -138,15 +138,15 @@ export class AgentStatus {
     return { ok: Object.values(components).every((c) => c.ok), safeMode: this.deps.safeMode(), components };
   }
 
-  /** CUDA asked for but the session runs on the CPU, or hangs / session restarts within model.degradedWindowS: still
+  /** A GPU asked for (cuda, tensorrt) but the session runs on something less, or hangs / session restarts within model.degradedWindowS: still
    *  inspecting, flagged DEGRADED so nobody mistakes it for normal; it clears by itself once the window is quiet. */
-  private inference(worker: InferenceWorker, device: 'cpu' | 'cuda' | undefined): ComponentHealth {
+  private inference(worker: InferenceWorker, device: 'cpu' | 'cuda' | 'tensorrt' | undefined): ComponentHealth {
     const ok = worker.state === 'ready';
-    const cudaMissing = ok && device === 'cuda' && worker.provider !== 'cuda';
+    const cudaMissing = ok && device !== undefined && device !== 'cpu' && worker.provider !== device;
     const recent = worker.recent();
     const trouble = describeIncidents(recent);
     const degraded = ok && (cudaMissing || trouble !== '');
-    const ready = `ready on ${worker.provider}${cudaMissing ? ', cuda was requested but is unavailable' : ''}`;
+    const ready = `ready on ${worker.provider}${cudaMissing ? `, ${device} was requested but is unavailable` : ''}`;
     const reason = !ok ? `${worker.state}: ${worker.lastError}${trouble ? `; ${trouble}` : ''}` : !degraded ? ready : cudaMissing ? `DEGRADED: ${ready}${trouble ? `; ${trouble}` : ''}` : `DEGRADED: ${trouble}; ${ready}`;
     return { ok, degraded, reason, provider: worker.provider, restarts: worker.restarts, lastError: worker.lastError, recent: { windowS: recent.windowMs / 1000, timeouts: recent.timeouts, timeoutFrames: recent.timeoutFrames, errors: recent.errors, restarts: recent.restarts } };
   }

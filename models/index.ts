@@ -11,6 +11,7 @@ export {
   type Timings,
   type PreparedFrame,
   type Provider,
+  type TensorRtOptions,
   type ShotRegistration,
 } from './detector.ts';
 export { ShotMemory, deserializeShotMemory } from './shot-memory.ts';

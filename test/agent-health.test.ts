@@ -2,6 +2,7 @@
 // producing verdicts; the alarm reaches MQTT.
 import test from 'ava';
 import mqtt from 'mqtt';
+import { join } from 'node:path';
 import { startHarness, waitFor } from './helpers/harness.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
@@ -55,4 +56,21 @@ test('device cuda without a usable GPU runs on the CPU and health says DEGRADED'
   t.true(inf.ok);
   t.true(inf.degraded as boolean);
   t.regex(inf.reason, /^DEGRADED: ready on cpu, cuda was requested/);
+});
+
+test('device tensorrt without a usable GPU falls back through cuda to the CPU; health says which was asked; the engine cache is under the data folder', async (t) => {
+  const h = await startHarness({ model: { device: 'tensorrt', tensorrt: { workspaceMb: 512 } } });
+  t.teardown(() => h.stop());
+  const inf = h.daemon.health().components.inference!;
+  if (inf.provider === 'tensorrt') {
+    t.false(inf.degraded as boolean);
+    return;
+  }
+  t.true(inf.ok);
+  t.true(inf.degraded as boolean);
+  t.regex(inf.reason, new RegExp(`^DEGRADED: ready on ${inf.provider}, tensorrt was requested`));
+  // The TensorRT settings reach ORT as its environment variables before the sessions open.
+  t.is(process.env.ORT_TENSORRT_CACHE_PATH, join(h.dataDir, 'tensorrt-cache'));
+  t.is(process.env.ORT_TENSORRT_FP16_ENABLE, '1');
+  t.is(process.env.ORT_TENSORRT_MAX_WORKSPACE_SIZE, String(512 * 1024 * 1024));
 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, parseConfig, safeSettings } from '../agent/config/load.ts';
 import { parseCameraConfig } from '../drivers/config.ts';
+import { deviceOptions } from '../agent/parts.ts';
+import { PROVIDERS_OF_DEVICE } from '../agent/pipeline/detector.ts';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'agent/cli.ts'];
@@ -213,4 +215,16 @@ test('safe mode takes only valid http values and never opens reads the file did 
   t.is(safeSettings({ http: { port: 'x' } }).openReads, false);
   t.is(safeSettings({ http: { port: 9000, openReads: true, token: 'short' } }).openReads, true);
   t.deepEqual(safeSettings({ http: { host: 5, tokenEnv: 'EDGE_TOKEN', token: 'short' } }), { host: '127.0.0.1', tokenEnv: 'EDGE_TOKEN', openReads: false });
+});
+
+test('model.device tensorrt with its options; the engine cache defaults to the data folder; a wrong device names the choices', (t) => {
+  const base = (model: string) => `agent:\n  id: gpu-box\n  dataDir: /var/lib/adaptclip\nmodel:\n  pack: models/packs/demo-tiny\n${model}cameras:\n  - station: ST1\n    source: { type: synthetic, id: cam1 }\n`;
+  const cfg = parseConfig(base('  device: tensorrt\n  deviceId: 1\n  tensorrt: { workspaceMb: 2048 }\n'), 'gpu.yaml');
+  t.like(cfg.model, { device: 'tensorrt', deviceId: 1, cpuMemArena: true, tensorrt: { fp16: true, workspaceMb: 2048 } });
+  t.like(deviceOptions(cfg), { device: 'tensorrt', deviceId: 1, tensorrt: { fp16: true, engineCacheDir: '/var/lib/adaptclip/tensorrt-cache', workspaceBytes: 2048 * 1024 * 1024 } });
+  t.deepEqual(PROVIDERS_OF_DEVICE[cfg.model.device], ['tensorrt', 'cuda', 'cpu']);
+  const err = t.throws(() => parseConfig(base('  device: gpu\n'), 'gpu.yaml'), { instanceOf: ConfigError }) as ConfigError;
+  t.regex(err.message, /gpu\.yaml:6: model\.device: .*cpu.*cuda.*tensorrt.*\(value: "gpu"\)/);
+  const bad = t.throws(() => parseConfig(base('  tensorrt: { fp16: true, cache: x }\n'), 'gpu.yaml'), { instanceOf: ConfigError }) as ConfigError;
+  t.regex(bad.message, /model\.tensorrt\.cache: unknown key; expected one of: fp16, engineCacheDir, workspaceMb/);
 });

@@ -122,7 +122,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--iterations <n>', 'measured calls per setting (median)', '7')
     .option('--warmup <n>', 'unmeasured calls per setting first', '2')
     .option('--out <file>', 'also write the JSON report here')
-    .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
+    .option('--providers <list>', 'execution providers in order of preference: tensorrt, cuda, cpu (e.g. cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')
     .option('--vs <dir>', 'a second pack of the same image size: both timed interleaved per frame (batch 1, --shots), B/A ratio printed')
     .action(async (opts: BenchCliOptions) => {

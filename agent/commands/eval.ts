@@ -111,7 +111,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--roi <x,y,w,h>', 'as inspect: every image and shot cropped to this rectangle (frame pixels) before the resize')
     .option('--ignore <points>', 'as inspect: an ignore area "x1,y1 x2,y2 x3,y3 …" (repeat for more); its pixels count as normal', (v: string, prev: string[]) => [...prev, v], [])
     .option('--min-area <n>', 'as inspect: defect regions smaller than this many frame pixels do not count towards the image score')
-    .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
+    .option('--providers <list>', 'execution providers in order of preference: tensorrt, cuda, cpu (e.g. cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')
     .action(async (opts: EvalCliOptions) => {
       await runEval(opts);

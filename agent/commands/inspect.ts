@@ -17,7 +17,7 @@ export interface RuntimeCliOptions {
 export function parseProviders(text: string | undefined): Provider[] | undefined {
   if (!text) return undefined;
   const list = text.split(',').map((p) => p.trim()).filter(Boolean);
-  for (const p of list) if (p !== 'cuda' && p !== 'cpu') throw new Error(`--providers: "${p}" is not a provider; use cuda, cpu or cuda,cpu`);
+  for (const p of list) if (p !== 'tensorrt' && p !== 'cuda' && p !== 'cpu') throw new Error(`--providers: "${p}" is not a provider; use tensorrt, cuda or cpu, tried in the order given (e.g. tensorrt,cuda,cpu)`);
   return list as Provider[];
 }
 
@@ -137,7 +137,7 @@ function parseChoices(opts: InspectOptions): RunChoices {
 
 /** The shot memory and threshold for this run, chosen as the daemon would for a product. */
 async function chooseReference(detector: Detector, shots: string[], choices: RunChoices): Promise<{ memory: ShotMemory | null; choice: ThresholdChoice }> {
-  // encodeShots refuses an empty list with a clear message when few-shot was demanded.
+  // registerShots refuses an empty list with a clear message when few-shot was demanded.
   const roi = choices.region?.roi;
   if (roi) {
     // Shots are cropped as the images are: the region must fit each of them.
@@ -146,8 +146,10 @@ async function chooseReference(detector: Detector, shots: string[], choices: Run
       checkRegionFits({ roi }, `shot ${shot}`, image.width, image.height);
     }
   }
-  const memory = choices.fewShot ? await detector.encodeShots(shots, roi) : null;
-  const loo = choices.fewShot && choices.override === undefined && shots.length >= 2 ? await detector.leaveOneOutScores(shots, roi) : [];
+  if (!choices.fewShot) return { memory: null, choice: calibrateThreshold([], detector.pack.manifest.defaultThreshold, choices.override) };
+  // One encoder pass per shot gives both the memory and the leave-one-out scores.
+  const { memory, leaveOneOut } = await detector.registerShots(shots, roi);
+  const loo = choices.override === undefined ? leaveOneOut : [];
   return { memory, choice: calibrateThreshold(loo, detector.pack.manifest.defaultThreshold, choices.override) };
 }
 
@@ -244,7 +246,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--roi <x,y,w,h>', 'inspect only this rectangle (frame pixels): images and shots are cropped to it before the model\'s resize')
     .option('--ignore <points>', 'an ignore area, "x1,y1 x2,y2 x3,y3 …" (frame pixels, ≥ 3 points; repeat for more): nothing there is a defect', collect, [])
     .option('--min-area <n>', 'defect regions smaller than this many frame pixels are no defect')
-    .option('--providers <list>', 'execution providers in order of preference (cuda,cpu)')
+    .option('--providers <list>', 'execution providers in order of preference: tensorrt, cuda, cpu (e.g. cuda,cpu)')
     .option('--threads <n>', 'ONNX Runtime threads per operator')
     .argument('<images...>', 'image files (PNG, JPEG, BMP, TIFF)')
     .action(async (images: string[], opts: InspectOptions) => {
