@@ -135,12 +135,30 @@ export interface Detector {
   /** encodeShots and leaveOneOutScores in one: each shot goes through the encoder once (K ≥ 2 for the scores;
    *  with one shot `leaveOneOut` is empty). */
   registerShots(images: ImageInput[], roi?: Rect | null): Promise<ShotRegistration>;
+  /** As infer for one image, also returning its encoder output: `inferEncoded` judges it again (against other
+   *  shots) with the heads alone, and `memoryOfEncoded` makes its few-shot memory. */
+  inferKeeping(frame: ImageInput, memory?: ShotMemory | null): Promise<{ inference: Inference; encoded: EncodedImage }>;
+  /** The inference of an image whose encoder output is kept: bit for bit what infer gives, without the encoder. */
+  inferEncoded(image: EncodedImage, memory?: ShotMemory | null): Promise<Inference>;
+  /** One shot's few-shot memory from its kept encoder output. */
+  memoryOfEncoded(image: EncodedImage): ShotMemory;
   /** The bare sessions, for benchmarks: encoder on a uint8 batch, heads on its output. */
   runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput>;
   runHeads(encoded: EncoderOutput, memory?: ShotMemory | null): Promise<{ outputs: Record<string, ort.Tensor>; ms: number }>;
   /** Closes and recreates the sessions (after a hang or a session error). */
   recreate(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What an inference reports about its image besides the model's outputs. */
+type FrameMeta = Pick<PreparedFrame, 'preMs' | 'roi'> & { image: { width: number; height: number } };
+
+/** One image's encoder output with what its inference reports about the image. */
+export interface EncodedImage {
+  encoded: EncoderOutput;
+  width: number;
+  height: number;
+  roi?: Rect;
 }
 
 export interface ShotRegistration {
@@ -395,9 +413,33 @@ class OrtDetector implements Detector {
     return this.inferPrepared(prepared, memory);
   }
 
+  async inferKeeping(frame: ImageInput, memory?: ShotMemory | null): Promise<{ inference: Inference; encoded: EncodedImage }> {
+    if (memory) this.#checkMemory(memory);
+    const prepared = await this.prepare(frame);
+    const encoded = await this.runEncoder(this.#stack([prepared]), 1);
+    const [inference] = await this.#judge([prepared], encoded, memory);
+    return { inference: inference!, encoded: { encoded, width: prepared.image.width, height: prepared.image.height, ...(prepared.roi ? { roi: prepared.roi } : {}) } };
+  }
+
+  async inferEncoded(image: EncodedImage, memory?: ShotMemory | null): Promise<Inference> {
+    if (memory) this.#checkMemory(memory);
+    const meta = { preMs: 0, image: { width: image.width, height: image.height }, ...(image.roi ? { roi: image.roi } : {}) };
+    const [inference] = await this.#judge([meta], { ...image.encoded, ms: 0 }, memory);
+    return inference!;
+  }
+
+  memoryOfEncoded(image: EncodedImage): ShotMemory {
+    return new ShotMemory(this.pack.sha256, this.pack, this.#memoryBlocks(image.encoded));
+  }
+
   async inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]> {
     if (memory) this.#checkMemory(memory);
     const encoded = await this.runEncoder(this.#stack(frames), frames.length);
+    return this.#judge(frames, encoded, memory);
+  }
+
+  /** The heads on an encoder output, and each frame's inference from theirs. */
+  async #judge(frames: FrameMeta[], encoded: EncoderOutput, memory?: ShotMemory | null): Promise<Inference[]> {
     const { outputs, ms: headsMs } = await this.runHeads(encoded, memory);
     const t0 = performance.now();
     const S = this.pack.size;

@@ -12,6 +12,7 @@ export {
   type PreparedFrame,
   type Provider,
   type TensorRtOptions,
+  type EncodedImage,
   type ShotRegistration,
 } from './detector.ts';
 export { ShotMemory, deserializeShotMemory } from './shot-memory.ts';

@@ -58,6 +58,13 @@ function recording(det: Detector, seen: Prepared[]): Detector {
       return det.inferPrepared(prepared, memory);
     },
     inferPrepared: (frames, memory) => det.inferPrepared(frames, memory),
+    // The kept-encoder path prepares through the runtime's own prepare: recorded like infer's frames.
+    inferKeeping: async (frame, memory) => {
+      await prepare(frame);
+      return det.inferKeeping(frame, memory);
+    },
+    inferEncoded: (image, memory) => det.inferEncoded(image, memory),
+    memoryOfEncoded: (image) => det.memoryOfEncoded(image),
     encodeShots: (images) => det.encodeShots(images),
     leaveOneOutScores: (images) => det.leaveOneOutScores(images),
     registerShots: (images) => det.registerShots(images),

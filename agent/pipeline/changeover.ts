@@ -153,7 +153,8 @@ export class Changeover {
         if (loo?.others !== key) {
           const input = await this.shotInput(detector, f.id, roi);
           if (!input) continue; // deleted meanwhile
-          const [res] = await detector.infer([input], detector.memoryFrom(others.map((o) => o.features)));
+          const memory = detector.memoryFrom(others.map((o) => o.features));
+          const res = detector.judgeShot ? await detector.judgeShot(input, memory) : (await detector.infer([input], memory))[0];
           loo = { others: key, score: res!.score, map: Buffer.from(new Float32Array(res!.map).buffer) };
           fresh.set(f.id, loo);
         }

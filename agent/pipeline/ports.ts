@@ -32,6 +32,9 @@ export interface Detector {
   modelInput?(image: DetectorInput, roi?: Rect | null): Promise<Image>;
   /** Few-shot memory from serialised shot features; throws when they belong to another pack. */
   memoryFrom(features: Buffer[]): Memory;
+  /** As infer for one stored shot (its leave-one-out against the others); the runtime may keep the shot's encoder
+   *  output, so the next leave-one-out of it runs the heads alone. Without it, infer is used. */
+  judgeShot?(image: DetectorInput, memory: Memory | null): Promise<Inference>;
   /** `warmup`: a session warm-up call on a synthetic frame (fault injection leaves it out of its call counts). */
   infer(images: DetectorInput[], memory: Memory | null, opts?: { warmup?: boolean }): Promise<Inference[]>;
   dispose(): Promise<void>;
