@@ -8,7 +8,9 @@
 #
 # Default prefix /opt/adaptclip-edge. An upgrade is the same command with the newer bundle; the release it replaces
 # stays in DIR/releases for a rollback (see deploy/README.md). --unit-dir, --sysusers-dir, --config-dir and
-# --no-activate (skip systemd-sysusers and systemctl) exist for packaging and tests.
+# --no-activate (skip systemd-sysusers and systemctl) exist for packaging and tests. A bundle built with --cuda-libs
+# carries onnxruntime-node's CUDA provider libraries in cuda-libs/; they are checked against bundle.json's sha256s
+# before anything is written and go into the release's onnxruntime-node bin folder.
 set -euo pipefail
 
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -27,7 +29,7 @@ while (($#)); do
     --unit-dir) [[ $# -ge 2 ]] || die "--unit-dir needs a folder"; unit_dir=$2; shift 2 ;;
     --sysusers-dir) [[ $# -ge 2 ]] || die "--sysusers-dir needs a folder"; sysusers_dir=$2; shift 2 ;;
     --config-dir) [[ $# -ge 2 ]] || die "--config-dir needs a folder"; config_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1'; see ./install.sh --help" ;;
   esac
 done
@@ -48,6 +50,18 @@ have_abi=$("$node_bin" -p 'process.versions.modules')
 [[ $have_platform == "$want_platform" ]] || die "this bundle is for $want_platform, this machine is $have_platform; build the bundle on a $have_platform machine"
 [[ $have_major == "$want_major" && $have_abi == "$want_abi" ]] || die "this bundle needs Node.js $want_major (ABI $want_abi), $node_bin is $("$node_bin" --version) (ABI $have_abi); install Node.js $want_major or build the bundle with this Node.js"
 
+# CUDA provider libraries (bundle.sh --cuda-libs): verified against the sha256s in bundle.json before anything is written.
+cuda_sums=''
+cuda_script=$bundle/app/deploy/cuda-libs.sh
+sums_text=$("$node_bin" -e 'for (const l of require(process.argv[1]).cudaLibs ?? []) console.log(`${l.sha256}  ${l.name}`)' "$bundle/bundle.json")
+if [[ -n $sums_text ]]; then
+  [[ -x $cuda_script ]] || die "bundle.json lists CUDA provider libraries but the bundle has no app/deploy/cuda-libs.sh; build the bundle again; nothing was changed"
+  cuda_sums=$(mktemp)
+  trap 'rm -f "$cuda_sums"' EXIT
+  printf '%s\n' "$sums_text" > "$cuda_sums"
+  msg=$("$cuda_script" check "$bundle/cuda-libs" --sums "$cuda_sums" 2>&1 >/dev/null) || die "${msg#cuda-libs.sh: }; nothing was changed"
+fi
+
 mkdir -p "$prefix/releases" "$prefix/bin"
 prefix=$(cd "$prefix" && pwd)
 release="$prefix/releases/$version"
@@ -55,6 +69,10 @@ staging="$release.installing"
 rm -rf "$staging"
 cp -a "$bundle/app" "$staging"
 cp "$bundle/bundle.json" "$staging/bundle.json"
+if [[ -n $cuda_sums ]]; then
+  msg=$("$cuda_script" install "$bundle/cuda-libs" "$staging/node_modules/onnxruntime-node" --sums "$cuda_sums" 2>&1 >/dev/null) ||
+    { rm -rf "$staging"; die "${msg#cuda-libs.sh: }; nothing was changed"; }
+fi
 
 # Prove the native modules load here before anything points at the new release.
 ( cd "$staging" && "$node_bin" -e '
@@ -77,6 +95,7 @@ EOF
 chmod 755 "$prefix/bin/adaptclip-edge.new"
 mv "$prefix/bin/adaptclip-edge.new" "$prefix/bin/adaptclip-edge"
 echo "install.sh: adaptclip-edge $version installed in $prefix (run $prefix/bin/adaptclip-edge)"
+[[ -z $cuda_sums ]] || echo "install.sh: CUDA provider libraries (sha256 verified) in $(cd "$release" && echo node_modules/onnxruntime-node/bin/napi-v*/linux/x64)"
 
 ((system)) || exit 0
 

@@ -19,10 +19,13 @@ for (const kind of ['gpu', 'cpu'] as const) {
   const file = `deploy/Containerfile.${kind}`;
 
   test(`${file}: every COPY from the build context names a path that exists`, (t) => {
-    const copies = parse(file).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'));
+    const ins = parse(file);
+    const copies = ins.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'));
     t.true(copies.length >= 5);
-    for (const { args } of copies) {
-      const sources = args.split(/\s+/).slice(0, -1);
+    // A COPY source may be an ARG (the GPU image's CUDA_LIBS): its default must exist.
+    const args = new Map(ins.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=', 2) as [string, string]));
+    for (const { args: copyArgs } of copies) {
+      const sources = copyArgs.split(/\s+/).slice(0, -1).map((src) => src.replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? `<no default for ${name}>`));
       for (const src of sources) t.true(existsSync(src), `${file}: COPY ${src}`);
     }
     t.true(existsSync(`${file}.dockerignore`));
@@ -60,6 +63,11 @@ test('the GPU image is CUDA 12 + cuDNN and installs onnxruntime-node with its CU
   const install = ins.find((i) => i.op === 'RUN' && i.args.includes('npm ci'))!.args;
   t.regex(install, /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev/);
   t.regex(install, /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/);
+  // Or it takes them from CUDA_LIBS (default: a committed folder with no libraries) through deploy/cuda-libs.sh.
+  t.true(ins.some((i) => i.op === 'ARG' && i.args === 'CUDA_LIBS=deploy/container/cuda-libs'));
+  t.true(ins.some((i) => i.op === 'COPY' && i.args === '${CUDA_LIBS}/ /tmp/cuda-libs/'));
+  t.true(ins.findIndex((i) => i.op === 'COPY' && i.args === 'deploy/cuda-libs.sh ./deploy/cuda-libs.sh') < ins.indexOf(ins.find((i) => i.op === 'RUN' && i.args.includes('npm ci'))!));
+  t.regex(install, /then npm ci --omit=dev && deploy\/cuda-libs\.sh install \/tmp\/cuda-libs node_modules\/onnxruntime-node;/);
   // The CPU image never asks for CUDA.
   t.notRegex(readFileSync('deploy/Containerfile.cpu', 'utf8'), /cuda12|nvidia\/cuda/);
 });
