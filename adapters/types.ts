@@ -133,7 +133,7 @@ export interface StoredResult {
   referenceVersion: number;
   modelVersion: string;
   outcome: Outcome;
-  noVerdictReason?: NoVerdictReason;
+  noVerdictReason?: NoVerdictReason | undefined;
   verdictCode: VerdictCode;
   anomalyScore: number;
   threshold: number;

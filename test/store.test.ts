@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -233,15 +233,21 @@ test('retention removes rows by age, masks by age, and oldest rows while under t
   store.close();
 });
 
-test('a long watermark pass gives the event loop a turn between batches and ends when the store closes', async (t) => {
-  const store = new Store(join(tempDir(t), 'ret3.db'));
+/** A store of `count` FAIL results with masks, one a second up to now, and a policy that keeps them all by age. */
+function failsWithMasks(t: ExecutionContext, name: string, count: number) {
+  const store = new Store(join(tempDir(t), name));
   const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
-  const start = Date.now() - 1000 * 1000;
-  for (let i = 0; i < 600; i++) {
+  const start = Date.now() - count * 1000;
+  for (let i = 0; i < count; i++) {
     const at = start + i * 1000;
     store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
   }
   const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
+  return { store, policy };
+}
+
+test('a long watermark pass gives the event loop a turn between batches and ends when the store closes', async (t) => {
+  const { store, policy } = failsWithMasks(t, 'ret3.db', 600);
   // Each probe (one per batch) schedules a callback; it must have run by the next probe: the pass yielded.
   let probes = 0;
   let ranBetween = 0;
@@ -263,14 +269,7 @@ test('a long watermark pass gives the event loop a turn between batches and ends
 });
 
 test('a store just under the watermark loses only its oldest masks; batches grow while it stays under', async (t) => {
-  const store = new Store(join(tempDir(t), 'ret2.db'));
-  const mask = { png: Buffer.alloc(100, 1), width: 8, height: 8, sha256: 'x', uri: '' };
-  const start = Date.now() - 1000 * 1000;
-  for (let i = 0; i < 1000; i++) {
-    const at = start + i * 1000;
-    store.recordResult(resultInput('ST1', { outcome: 'FAIL', mask, keepMask: true, capturedAt: at, decidedAt: at, totalMs: 1 }));
-  }
-  const policy = { maxAgeMs: 30 * 86_400_000, maskMaxAgeMs: 7 * 86_400_000, minFreeBytes: 1000, walCheckpointBytes: 1 << 20 };
+  const { store, policy } = failsWithMasks(t, 'ret2.db', 1000);
   // Back above the line after the first batch: a handful of the oldest masks go, the rest stay.
   let probes = 0;
   const r = await store.prune(policy, Date.now(), () => (++probes > 1 ? 10_000 : 10));

@@ -17,28 +17,8 @@ export function resultStateOf(outcome: Outcome, reason: NoVerdictReason | undefi
   return reason === 'dropped' || reason === 'interrupted' ? RESULT_STATE.aborted : RESULT_STATE.failed;
 }
 
-/** One result as the view needs it, from a live VerdictRecord or a stored row. */
-export interface MvResult {
-  resultId: string;
-  resultSeq: number;
-  stationId: string;
-  partId: string;
-  triggerSeq: number;
-  recipeId: number;
-  recipeName: string;
-  referenceVersion: number;
-  modelVersion: string;
-  outcome: Outcome;
-  noVerdictReason?: NoVerdictReason | undefined;
-  verdictCode: VerdictCode;
-  anomalyScore: number;
-  threshold: number;
-  defectCount: number;
-  acquiredAt: Date;
-  decidedAt: Date;
-  processingMs: number;
-  maskUri: string;
-}
+/** One result as the view needs it, from a live VerdictRecord or a stored row: the stored result's shape. */
+export type MvResult = StoredResult;
 
 export function fromVerdict(v: VerdictRecord): MvResult {
   return {
@@ -49,9 +29,6 @@ export function fromVerdict(v: VerdictRecord): MvResult {
   };
 }
 
-export function fromStored(r: StoredResult): MvResult {
-  return { ...r };
-}
 
 /** The job a result belongs to when no live job claimed it: a triggered frame's trigger, else the result itself. */
 export function derivedJobId(stationId: string, triggerSeq: number, resultSeq: number): string {

@@ -9,7 +9,7 @@ import { METHOD_RESULT, OUTCOME, PART_ID_MAX_LENGTH, RECIPE_STATUS, STATION_STAT
 import type { MachineVisionPort, RecipeInfo, VerdictRecord } from '../../types.ts';
 import type { OpcUaConfig } from '../config.ts';
 import type { StationNode } from '../station.ts';
-import { derivedJobId, fromStored, fromVerdict, type MvResult, MvTypes, type MvTypeName, RESULT_STATE, resultStateOf } from './results.ts';
+import { derivedJobId, fromVerdict, type MvResult, MvTypes, type MvTypeName, RESULT_STATE, resultStateOf } from './results.ts';
 
 export { MV_NAMESPACE_URI } from './results.ts';
 
@@ -251,7 +251,7 @@ export class VisionSystem {
     } catch (err) {
       this.deps.log.warn(`opcua ${this.id}: result lookup failed (${(err as Error).message}); searching the last ${this.recent.length} results only`);
     }
-    if (stored) return { r: fromStored(stored), jobId: this.jobOf.get(resultId) ?? derivedJobId(this.id, stored.triggerSeq, stored.resultSeq) };
+    if (stored) return { r: stored, jobId: this.jobOf.get(resultId) ?? derivedJobId(this.id, stored.triggerSeq, stored.resultSeq) };
     return this.recent.findLast((x) => x.r.resultId === resultId);
   }
 
@@ -528,7 +528,7 @@ export class VisionSystem {
     let rows: { r: MvResult; jobId: string }[];
     if (this.deps.port) {
       rows = this.deps.port.results(this.id, { limit: want, ...(partId !== undefined ? { partId } : {}), ...(outcome ? { outcome } : {}), ...(recipeId !== undefined ? { recipeId } : {}) })
-        .map((s) => ({ r: fromStored(s), jobId: this.jobOf.get(s.resultId) ?? derivedJobId(this.id, s.triggerSeq, s.resultSeq) }));
+        .map((s) => ({ r: s, jobId: this.jobOf.get(s.resultId) ?? derivedJobId(this.id, s.triggerSeq, s.resultSeq) }));
     } else {
       rows = this.recent.filter((x) => (partId === undefined || x.r.partId === partId) && (!outcome || x.r.outcome === outcome) && (recipeId === undefined || x.r.recipeId === recipeId)).reverse();
     }
