@@ -29,7 +29,7 @@ while (($#)); do
     --unit-dir) [[ $# -ge 2 ]] || die "--unit-dir needs a folder"; unit_dir=$2; shift 2 ;;
     --sysusers-dir) [[ $# -ge 2 ]] || die "--sysusers-dir needs a folder"; sysusers_dir=$2; shift 2 ;;
     --config-dir) [[ $# -ge 2 ]] || die "--config-dir needs a folder"; config_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1'; see ./install.sh --help" ;;
   esac
 done
