@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 from .errors import ExportError
+from .files import sha256_file
 
 PRECISIONS = ("int8", "fp16")
 # Largest |converted − fp32| the conversion accepts on seeded images, through the fp32 heads (zero-shot and
@@ -48,14 +49,6 @@ def parser() -> Parser:
     p.add_argument("--name", help="pack name (default: the source pack's name + -int8 / -fp16)")
     p.add_argument("--full-range", action="store_true", help="int8: 8-bit weights, for AVX-512 VNNI / AVX-VNNI CPUs")
     return p
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_source(folder: str) -> dict:

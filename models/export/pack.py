@@ -1,7 +1,6 @@
 """Official checkpoints -> model pack (DESIGN.md "Model pack contract"), written atomically."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ import torch
 from . import EXPORTER_VERSION
 from .checkpoints import AdapterParts, build_clip, load_adapter, load_clip_state
 from .errors import ExportError
+from .files import sha256_file
 from .model import (CLIP_MEAN, CLIP_STD, TEMPERATURE, TOPK, Clip, Encoder, FewShot, ZeroShot, harmonic_mean,
                     shot_memory)
 from .onnx_io import export_graph, run_onnx
@@ -54,14 +54,6 @@ class Model:
     @property
     def grid(self) -> int:
         return self.opts.size // self.clip.dims.patch
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def text_features(clip: Clip, tokenizer: Tokenizer, adapter: AdapterParts) -> tuple[torch.Tensor, torch.Tensor]:
