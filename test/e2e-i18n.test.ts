@@ -126,7 +126,8 @@ test('German and Chinese: translated pages, kept over a reload, explanations on 
 
   // Chinese: overview and Health page, a state explained on tap. The overview's data is held back 800 ms so the
   // switch comes while the page loads (a slow line PC): the replaced page must draw nothing and keep no timer.
-  const slow = async (route: import('playwright-core').Route) => { await new Promise((r) => setTimeout(r, 800)); await route.continue(); };
+  // A request still held when the route is removed or the page closes is not ours to finish any more.
+  const slow = async (route: import('playwright-core').Route) => { await new Promise((r) => setTimeout(r, 800)); await route.continue().catch(() => undefined); };
   await page.route('**/api/overview', slow);
   await page.click('nav a[data-page=overview]');
   await page.waitForTimeout(100);
