@@ -2,7 +2,7 @@
 // specification: the namespace URI, the type and data type NodeIds of the nodeset, BrowseNames and method signatures.
 // It finds the vision systems by TypeDefinition, prepares a recipe, runs jobs, receives ResultReady and finds the same
 // result ids in the store, on MQTT and on the PLC interface.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -306,14 +306,10 @@ test.serial('a 40100 client: vision systems by type, state machine, PrepareRecip
   t.deepEqual((list2.out[3] as ExtensionObject[]).map((x) => idOf(field(x, 'resultId'))), [idOf(second.fields.ResultId)]);
 });
 
-test.serial('camera offline: the vision system shows Error, refuses jobs, and the NO_VERDICT is a ResultReady with ResultState 4 (Failed) and its reason', async (t) => {
-  const peer = await startRtspServer({ width: 160, height: 120, fps: 15 });
-  t.teardown(() => peer.kill());
+/** A daemon with `extra` config and our OPC UA users, and the operator connected; both closed at the test's end. */
+async function daemonWithOperator(t: ExecutionContext, extra: Record<string, unknown>, opcua: Record<string, unknown> = {}): Promise<{ h: Harness; op: Plc }> {
   const clientPki = mkdtempSync(join(tmpdir(), 'mv-client-'));
-  const h = await startHarness({
-    cameras: [{ station: 'ST1', source: { type: 'rtsp', id: 'rcam', url: peer.url, trigger: 'software', triggerTimeoutMs: 600, backoffInitialMs: 2000 } }],
-    opcua: { port: await freePort(), hostname: '127.0.0.1', users: USERS },
-  });
+  const h = await startHarness({ ...extra, opcua: { port: await freePort(), hostname: '127.0.0.1', users: USERS, ...opcua } });
   let op: Plc | null = null;
   t.teardown(async () => {
     await op?.close();
@@ -321,6 +317,15 @@ test.serial('camera offline: the vision system shows Error, refuses jobs, and th
     rmSync(clientPki, { recursive: true, force: true });
   });
   op = await connectPlc(h, clientPki, { user: 'op', password: 'op-pw' });
+  return { h, op };
+}
+
+test.serial('camera offline: the vision system shows Error, refuses jobs, and the NO_VERDICT is a ResultReady with ResultState 4 (Failed) and its reason', async (t) => {
+  const peer = await startRtspServer({ width: 160, height: 120, fps: 15 });
+  t.teardown(() => peer.kill());
+  const { h, op } = await daemonWithOperator(t, {
+    cameras: [{ station: 'ST1', source: { type: 'rtsp', id: 'rcam', url: peer.url, trigger: 'software', triggerTimeoutMs: 600, backoffInitialMs: 2000 } }],
+  });
   const mv = await MvClient.on(op.session);
   const vs = (await mv.visionSystems())[0]!.nodeId;
   await waitFor(async () => (await mv.state(vs, 'VisionStateMachine')) === 'Operational', 30_000, 'Operational with the RTSP camera online');
@@ -363,15 +368,7 @@ test.serial('camera offline: the vision system shows Error, refuses jobs, and th
 });
 
 test.serial('opcua.machineVision: false: no nodeset, no vision system; the PLC namespace is there', async (t) => {
-  const clientPki = mkdtempSync(join(tmpdir(), 'mv-client-'));
-  const h = await startHarness({ opcua: { port: await freePort(), hostname: '127.0.0.1', users: USERS, machineVision: false } });
-  let op: Plc | null = null;
-  t.teardown(async () => {
-    await op?.close();
-    await h.stop();
-    rmSync(clientPki, { recursive: true, force: true });
-  });
-  op = await connectPlc(h, clientPki, { user: 'op', password: 'op-pw' });
+  const { op } = await daemonWithOperator(t, {}, { machineVision: false });
   const nsArray = await op.session.readNamespaceArray();
   t.false(nsArray.includes(MV_URI));
   t.is(op.ns, 2, 'without the nodeset our namespace keeps index 2');
