@@ -135,10 +135,10 @@ export interface Detector {
   /** encodeShots and leaveOneOutScores in one: each shot goes through the encoder once (K ≥ 2 for the scores;
    *  with one shot `leaveOneOut` is empty). */
   registerShots(images: ImageInput[], roi?: Rect | null): Promise<ShotRegistration>;
-  /** As infer for one image, also returning its encoder output: `inferEncoded` judges it again (against other
-   *  shots) with the heads alone, and `memoryOfEncoded` makes its few-shot memory. */
-  inferKeeping(frame: ImageInput, memory?: ShotMemory | null): Promise<{ inference: Inference; encoded: EncodedImage }>;
-  /** The inference of an image whose encoder output is kept: bit for bit what infer gives, without the encoder. */
+  /** One image through the encoder, kept: `inferEncoded` judges it (against any shots) with the heads alone, and
+   *  `memoryOfEncoded` makes its few-shot memory. */
+  encodeKeeping(image: ImageInput, roi?: Rect | null): Promise<EncodedImage>;
+  /** The inference of an image whose encoder output is kept: the scores and maps infer gives, without the encoder. */
   inferEncoded(image: EncodedImage, memory?: ShotMemory | null): Promise<Inference>;
   /** One shot's few-shot memory from its kept encoder output. */
   memoryOfEncoded(image: EncodedImage): ShotMemory;
@@ -378,17 +378,19 @@ class OrtDetector implements Detector {
     return out;
   }
 
+  #memoryOf(encoded: EncoderOutput[]): ShotMemory {
+    return new ShotMemory(this.pack.sha256, this.pack, encoded.flatMap((e) => this.#memoryBlocks(e)));
+  }
+
   async encodeShots(images: ImageInput[], roi?: Rect | null): Promise<ShotMemory> {
     this.#checkShotList(images);
-    const blocks: Float32Array[] = [];
-    for (const image of images) blocks.push(...this.#memoryBlocks(await this.#encodeAll([image], roi)));
-    return new ShotMemory(this.pack.sha256, this.pack, blocks);
+    return this.#memoryOf(await this.#encodeEach(images, roi));
   }
 
   async registerShots(images: ImageInput[], roi?: Rect | null): Promise<ShotRegistration> {
     this.#checkShotList(images);
     const encoded = await this.#encodeEach(images, roi);
-    const memory = new ShotMemory(this.pack.sha256, this.pack, encoded.flatMap((e) => this.#memoryBlocks(e)));
+    const memory = this.#memoryOf(encoded);
     const leaveOneOut: number[] = [];
     if (images.length >= 2) {
       for (let i = 0; i < images.length; i++) {
@@ -413,12 +415,10 @@ class OrtDetector implements Detector {
     return this.inferPrepared(prepared, memory);
   }
 
-  async inferKeeping(frame: ImageInput, memory?: ShotMemory | null): Promise<{ inference: Inference; encoded: EncodedImage }> {
-    if (memory) this.#checkMemory(memory);
-    const prepared = await this.prepare(frame);
-    const encoded = await this.runEncoder(this.#stack([prepared]), 1);
-    const [inference] = await this.#judge([prepared], encoded, memory);
-    return { inference: inference!, encoded: { encoded, width: prepared.image.width, height: prepared.image.height, ...(prepared.roi ? { roi: prepared.roi } : {}) } };
+  async encodeKeeping(image: ImageInput, roi?: Rect | null): Promise<EncodedImage> {
+    const prepared = await this.prepare(image, roi);
+    const encoded = await this.runEncoder(prepared.input, 1);
+    return { encoded, width: prepared.image.width, height: prepared.image.height, ...(prepared.roi ? { roi: prepared.roi } : {}) };
   }
 
   async inferEncoded(image: EncodedImage, memory?: ShotMemory | null): Promise<Inference> {
@@ -429,7 +429,7 @@ class OrtDetector implements Detector {
   }
 
   memoryOfEncoded(image: EncodedImage): ShotMemory {
-    return new ShotMemory(this.pack.sha256, this.pack, this.#memoryBlocks(image.encoded));
+    return this.#memoryOf([image.encoded]);
   }
 
   async inferPrepared(frames: PreparedFrame[], memory?: ShotMemory | null): Promise<Inference[]> {

@@ -59,9 +59,9 @@ function recording(det: Detector, seen: Prepared[]): Detector {
     },
     inferPrepared: (frames, memory) => det.inferPrepared(frames, memory),
     // The kept-encoder path prepares through the runtime's own prepare: recorded like infer's frames.
-    inferKeeping: async (frame, memory) => {
+    encodeKeeping: async (frame, roi) => {
       await prepare(frame);
-      return det.inferKeeping(frame, memory);
+      return det.encodeKeeping(frame, roi);
     },
     inferEncoded: (image, memory) => det.inferEncoded(image, memory),
     memoryOfEncoded: (image) => det.memoryOfEncoded(image),

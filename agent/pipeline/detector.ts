@@ -84,18 +84,18 @@ export function packDetectorFactory(opts: PackDetectorOptions): DetectorFactory 
       encodeShot: async (img) => {
         const key = keyOf(img);
         if (!key) return (await det.encodeShots([img])).serialize();
-        const prepared = await det.prepare(img);
-        const image: EncodedImage = { encoded: await det.runEncoder(prepared.input, 1), width: prepared.image.width, height: prepared.image.height };
+        const image = await det.encodeKeeping(img);
         kept.put(key, image);
         return det.memoryOfEncoded(image).serialize();
       },
       judgeShot: async (img, memory) => {
         const key = keyOf(img);
-        const known = key ? kept.get(key) : undefined;
-        if (known) return det.inferEncoded(known, (memory as ShotMemory | null) ?? null);
-        const { inference, encoded } = await det.inferKeeping(img, (memory as ShotMemory | null) ?? null);
-        if (key) kept.put(key, encoded);
-        return inference;
+        let image = key ? kept.get(key) : undefined;
+        if (!image) {
+          image = await det.encodeKeeping(img);
+          if (key) kept.put(key, image);
+        }
+        return det.inferEncoded(image, (memory as ShotMemory | null) ?? null);
       },
       modelInput: async (img, roi) => ({ width: p.size, height: p.size, rgb: (await det.prepare(img, roi)).input }),
       memoryFrom: (features): Memory => ShotMemory.concat(features.map((f) => deserializeShotMemory(f, p))),
