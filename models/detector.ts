@@ -6,6 +6,8 @@ import { decodeImage, describeInput, DEFAULT_MAX_PIXELS, type ImageInput, type R
 import { ShotMemory } from './shot-memory.ts';
 import { cropDecoded, type Rect } from './regions.ts';
 import { ResizePool } from './resize-pool.ts';
+import { SessionThread } from './session-thread.ts';
+import type { SessionName } from './session-wire.ts';
 import { availableParallelism } from 'node:os';
 import { InferenceError, ShotMemoryError, messageOf } from './errors.ts';
 import type { Pack } from './pack.ts';
@@ -35,7 +37,9 @@ export interface DetectorOptions {
   /** ORT's CPU memory arena (default on): a pool that keeps its peak for the session's life. Off: every
    *  temporary is allocated and freed per call, so resident memory follows the current call only. */
   cpuMemArena?: boolean;
-  /** ORT's memory pattern (default on): plans one block per input shape seen; off keeps no per-shape plans. */
+  /** ORT's memory pattern (default off): on, it plans one block per input shape it has seen and keeps them all: at
+   *  ViT-L/14 that was 0.57 GB more after a 4-shot registration (shot memories of 1…4 shots are four shapes),
+   *  for no measured speed-up on a CPU. */
   memPattern?: boolean;
 }
 
@@ -168,16 +172,14 @@ export interface ShotRegistration {
 }
 
 interface Sessions {
-  encoder: ort.InferenceSession;
-  zeroShot: ort.InferenceSession;
-  fewShot: ort.InferenceSession;
+  thread: SessionThread;
   /** Runs in progress; a retired set is released only when this reaches 0 (never under a running call). */
   inFlight: number;
   retired: boolean;
 }
 
 function releaseSessions(set: Sessions): void {
-  void Promise.allSettled([set.encoder.release(), set.zeroShot.release(), set.fewShot.release()]);
+  void set.thread.release();
 }
 
 /** Retires a session set: released now if idle, else by the last call still running on it. */
@@ -198,16 +200,11 @@ async function openSessions(pack: Pack, provider: Provider, detectorOptions: Det
     logSeverityLevel: 3,
     ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
     ...(cpuMemArena !== undefined ? { enableCpuMemArena: cpuMemArena } : {}),
-    ...(memPattern !== undefined ? { enableMemPattern: memPattern } : {}),
+    enableMemPattern: memPattern ?? false,
   };
-  const opened: ort.InferenceSession[] = [];
-  try {
-    for (const path of [pack.files.encoder, pack.files.zeroShot, pack.files.fewShot]) opened.push(await ort.InferenceSession.create(path, options));
-  } catch (err) {
-    await Promise.all(opened.map((s) => s.release()));
-    throw err;
-  }
-  return { encoder: opened[0]!, zeroShot: opened[1]!, fewShot: opened[2]!, inFlight: 0, retired: false };
+  const { encoder, zeroShot, fewShot } = pack.files;
+  const thread = await SessionThread.open({ encoder, zeroShot, fewShot }, options);
+  return { thread, inFlight: 0, retired: false };
 }
 
 /** Opens the pack's sessions on the first provider that works; a failed CUDA start is one warning line, then CPU. */
@@ -267,12 +264,12 @@ class OrtDetector implements Detector {
   }
 
   /** Runs one session call, counting it so recreate()/close() never release a session under a running call. */
-  async #run(pick: (s: Sessions) => ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  async #run(session: SessionName, feeds: Record<string, ort.Tensor>, keep?: string): Promise<Record<string, ort.Tensor>> {
     const set = this.#sessions;
     if (!set) throw new InferenceError(`detector for ${this.pack.id} is closed; create a new one or call recreate()`);
     set.inFlight++;
     try {
-      return await pick(set).run(feeds);
+      return await set.thread.run(session, feeds, keep);
     } finally {
       set.inFlight--;
       if (set.retired && set.inFlight === 0) releaseSessions(set);
@@ -291,9 +288,9 @@ class OrtDetector implements Detector {
   async runEncoder(batch: Uint8Array, count: number): Promise<EncoderOutput> {
     const S = this.pack.size;
     const t0 = performance.now();
-    let out: ort.InferenceSession.ReturnType;
+    let out: Record<string, ort.Tensor>;
     try {
-      out = await this.#run((s) => s.encoder, { image: new ort.Tensor('uint8', batch, [count, S, S, 3]) });
+      out = await this.#run('encoder', { image: new ort.Tensor('uint8', batch, [count, S, S, 3]) });
     } catch (err) {
       if (err instanceof InferenceError) throw err;
       throw new InferenceError(`pack ${this.pack.id}: encoder failed on a batch of ${count} (${messageOf(err).split('\n')[0]}); recreate the detector`);
@@ -314,7 +311,7 @@ class OrtDetector implements Detector {
     }
     const t0 = performance.now();
     try {
-      const outputs = await this.#run((s) => (memory ? s.fewShot : s.zeroShot), feeds);
+      const outputs = await this.#run(memory ? 'fewShot' : 'zeroShot', feeds, 'memory');
       return { outputs, ms: performance.now() - t0 };
     } catch (err) {
       if (err instanceof InferenceError) throw err;
