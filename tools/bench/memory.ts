@@ -12,7 +12,7 @@ import { median, syntheticFrame } from '../../models/bench.ts';
 const { values: args } = parseArgs({
   options: {
     pack: { type: 'string' }, shots: { type: 'string', default: '4' }, frames: { type: 'string', default: '20' },
-    batch: { type: 'string', default: '0' }, arena: { type: 'string', default: 'on' }, pattern: { type: 'string', default: 'on' },
+    batch: { type: 'string', default: '0' }, arena: { type: 'string', default: 'on' }, pattern: { type: 'string', default: 'off' },
     threads: { type: 'string' },
   },
 });
