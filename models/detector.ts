@@ -41,6 +41,10 @@ export interface DetectorOptions {
    *  ViT-L/14 that was 0.57 GB more after a 4-shot registration (shot memories of 1…4 shots are four shapes),
    *  for no measured speed-up on a CPU. */
   memPattern?: boolean;
+  /** ORT's pre-packing of MatMul weights at load. Default: off for fp32 and fp16 packs (on a CPU it kept ≈ 0.46 GiB
+   *  more resident at ViT-L/14 fp32 for no measured speed-up), on for int8 packs (ORT's default; their quantised
+   *  MatMuls were measured with it). */
+  prepackWeights?: boolean;
 }
 
 export interface TensorRtOptions {
@@ -192,7 +196,7 @@ function retire(set: Sessions | null): void {
 const stderrLogger: DetectorLogger = { warn: (message) => process.stderr.write(`${message}\n`) };
 
 async function openSessions(pack: Pack, provider: Provider, detectorOptions: DetectorOptions): Promise<Sessions> {
-  const { intraOpThreads, cpuMemArena, memPattern } = detectorOptions;
+  const { intraOpThreads, cpuMemArena, memPattern, prepackWeights } = detectorOptions;
   const deviceId = detectorOptions.deviceId ?? 0;
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider === 'cpu' ? 'cpu' : { name: provider, deviceId }],
@@ -201,6 +205,7 @@ async function openSessions(pack: Pack, provider: Provider, detectorOptions: Det
     ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
     ...(cpuMemArena !== undefined ? { enableCpuMemArena: cpuMemArena } : {}),
     enableMemPattern: memPattern ?? false,
+    extra: { session: { disable_prepacking: (prepackWeights ?? pack.manifest.precision === 'int8') ? '0' : '1' } },
   };
   const { encoder, zeroShot, fewShot } = pack.files;
   const thread = await SessionThread.open({ encoder, zeroShot, fewShot }, options);

@@ -1,5 +1,5 @@
 // One pack opened twice with two ORT session settings, timed interleaved in one run (not a test): which CPU arena /
-// memory-pattern setting costs what per frame. Prints the versus report (B / A) as JSON.
+// memory-pattern / weight pre-packing setting costs what per frame. Prints the versus report (B / A) as JSON.
 //   node --import tsx tools/bench/session-options.ts --pack DIR --a arena=on,pattern=on --b arena=on,pattern=off
 //        [--shots 0,4] [--iterations 5] [--warmup 1]
 import { parseArgs } from 'node:util';
@@ -20,10 +20,9 @@ function setting(text: string): DetectorOptions {
   const options: DetectorOptions = { providers: ['cpu'] };
   for (const pair of text.split(',')) {
     const [key, value] = pair.split('=');
-    if (value !== 'on' && value !== 'off') throw new Error(`"${pair}": expected arena=on|off or pattern=on|off`);
-    if (key === 'arena') options.cpuMemArena = value === 'on';
-    else if (key === 'pattern') options.memPattern = value === 'on';
-    else throw new Error(`"${pair}": expected arena=on|off or pattern=on|off`);
+    const known = { arena: 'cpuMemArena', pattern: 'memPattern', prepack: 'prepackWeights' } as const;
+    if (!(key! in known) || (value !== 'on' && value !== 'off')) throw new Error(`"${pair}": expected arena, pattern or prepack =on|off`);
+    options[known[key as keyof typeof known]] = value === 'on';
   }
   return options;
 }
