@@ -2,14 +2,13 @@
 // run() is synchronous, so a ViT-L frame on a CPU (seconds) would otherwise stop the event loop that serves the PLC.
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { SessionName, ThreadAnswer, ThreadRequest, WireTensor } from './session-wire.ts';
+import { messageOf } from './errors.ts';
+import { ownBuffer, type SessionName, type ThreadAnswer, type ThreadRequest, type WireTensor } from './session-wire.ts';
 
 if (!parentPort) throw new Error('models/session-job.ts runs only as an inference thread');
 const port = parentPort;
 let sessions: Record<SessionName, ort.InferenceSession> | null = null;
 let kept: { id: number; tensor: ort.Tensor } | null = null;
-
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 async function open(paths: Record<SessionName, string>, options: ort.InferenceSession.SessionOptions): Promise<void> {
   const opened: Partial<Record<SessionName, ort.InferenceSession>> = {};
@@ -24,9 +23,7 @@ async function open(paths: Record<SessionName, string>, options: ort.InferenceSe
 
 /** An ORT output as its own buffer, so it travels back transferred instead of copied. */
 function wire(tensor: ort.Tensor): WireTensor {
-  const view = tensor.data as Float32Array | Uint8Array | Int32Array | BigInt64Array;
-  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer;
-  return { type: tensor.type, dims: [...tensor.dims], data: whole ? view : view.slice() };
+  return { type: tensor.type, dims: [...tensor.dims], data: ownBuffer(tensor.data as WireTensor['data']) };
 }
 
 port.on('message', async (request: ThreadRequest) => {

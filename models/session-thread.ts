@@ -3,22 +3,17 @@
 // long. Calls are answered in order; outputs come back transferred, not copied.
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { KeptFeed, SessionName, ThreadAnswer, ThreadRequest, WireTensor } from './session-wire.ts';
+import { ownBuffer, type KeptFeed, type SessionName, type ThreadAnswer, type ThreadRequest, type WireTensor } from './session-wire.ts';
 
 interface Pending {
   resolve: (outputs: Record<string, ort.Tensor>) => void;
   reject: (err: Error) => void;
 }
 
-/** A view as a buffer of its own: structured clone would otherwise copy the whole buffer a view sits in. */
-function own<T extends WireTensor['data']>(view: T): T {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : (view.slice() as T);
-}
-
 export class SessionThread {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
-  #opening: Pending | null = null;
+  #opening: { resolve: () => void; reject: (err: Error) => void } | null = null;
   #ids = 0;
   #gone: string | null = null;
   /** The feed the thread keeps, by identity: onnxruntime-node refuses tensors over a SharedArrayBuffer, and a shot
@@ -37,7 +32,7 @@ export class SessionThread {
   static async open(paths: Record<SessionName, string>, options: ort.InferenceSession.SessionOptions): Promise<SessionThread> {
     const thread = new SessionThread();
     try {
-      await new Promise<unknown>((resolve, reject) => {
+      await new Promise<void>((resolve, reject) => {
         thread.#opening = { resolve, reject };
         thread.#worker.ref();
         thread.#post({ kind: 'open', paths, options, logLevel: ort.env.logLevel });
@@ -62,14 +57,12 @@ export class SessionThread {
         wired[name] = { kept: this.#kept.id };
         continue;
       }
-      const mine = own(data);
-      // Copies made by own() are handed over; the caller's own buffers (kept shots, memory) are cloned.
+      const mine = ownBuffer(data);
+      // Copies made by ownBuffer() are handed over; the caller's own buffers (kept shots, memory) are cloned.
       if (mine !== data) handed.push(mine.buffer as ArrayBuffer);
-      wired[name] = { type: t.type, dims: [...t.dims], data: mine };
-      if (name === keep) {
-        this.#kept = { data, id };
-        wired[name] = { ...(wired[name] as WireTensor), keep: id };
-      }
+      const tensor: WireTensor = { type: t.type, dims: [...t.dims], data: mine };
+      if (name === keep) this.#kept = { data, id };
+      wired[name] = name === keep ? { ...tensor, keep: id } : tensor;
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
@@ -95,7 +88,7 @@ export class SessionThread {
     if (answer.kind === 'opened' || (answer.kind === 'error' && answer.id === 0)) {
       const opening = this.#opening;
       this.#opening = null;
-      if (opening) answer.kind === 'opened' ? opening.resolve({}) : opening.reject(new Error(answer.message));
+      if (opening) answer.kind === 'opened' ? opening.resolve() : opening.reject(new Error(answer.message));
     } else {
       const call = this.#pending.get(answer.id);
       if (!call) return;
@@ -103,8 +96,7 @@ export class SessionThread {
       if (answer.kind === 'error') {
         if (this.#kept?.id === answer.id) this.#kept = null; // the thread may not hold it: send it again next time
         call.reject(new Error(answer.message));
-      }
-      else {
+      } else {
         const outputs: Record<string, ort.Tensor> = {};
         for (const [name, t] of Object.entries(answer.outputs)) outputs[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
         call.resolve(outputs);

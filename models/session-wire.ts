@@ -10,6 +10,12 @@ export interface WireTensor {
   data: Float32Array | Uint8Array | Int32Array | BigInt64Array;
 }
 
+/** A view as a buffer of its own, so it can be handed over (transferred): structured clone would otherwise copy the
+ *  whole buffer a view sits in, and a SharedArrayBuffer cannot be transferred (nor fed to onnxruntime-node). */
+export function ownBuffer<T extends WireTensor['data']>(view: T): T {
+  const whole = view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  return whole ? view : (view.slice() as T);
+}
 
 /** A feed the thread keeps (the shot memory, the same for every frame of a product): sent with `keep` once, then
  *  named by `kept` alone. The thread keeps one such feed; a new one replaces it. */
