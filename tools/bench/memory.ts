@@ -2,7 +2,7 @@
 // frame, after a K-shot registration, after N few-shot frames and after one batch-B call, with ORT's CPU arena and
 // memory pattern on or off. One process per option set, so RSS is this detector's alone.
 //   node --import tsx tools/bench/memory.ts --pack DIR [--shots 4] [--frames 20] [--batch 4] [--arena on|off]
-//        [--pattern on|off] [--threads N]
+//        [--pattern on|off] [--prepack on|off (default: the runtime's, by precision)] [--threads N]
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createDetector } from '../../models/detector.ts';
@@ -13,6 +13,7 @@ const { values: args } = parseArgs({
   options: {
     pack: { type: 'string' }, shots: { type: 'string', default: '4' }, frames: { type: 'string', default: '20' },
     batch: { type: 'string', default: '0' }, arena: { type: 'string', default: 'on' }, pattern: { type: 'string', default: 'off' },
+    prepack: { type: 'string' },
     threads: { type: 'string' },
   },
 });
@@ -27,6 +28,7 @@ const pack = await loadPack(args.pack);
 const t0 = performance.now();
 const det = await createDetector(pack, {
   providers: ['cpu'], cpuMemArena: onOff('arena', args.arena), memPattern: onOff('pattern', args.pattern),
+  ...(args.prepack ? { prepackWeights: onOff('prepack', args.prepack) } : {}),
   ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
 });
 const loadMs = performance.now() - t0;
